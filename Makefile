@@ -1,0 +1,40 @@
+# zeekflow: two commands on a fresh machine with Python 3.11+ and make.
+#   make demo   set up, generate a capture, convert it on an embedded LocalCluster
+#   make test   set up and run the test suite
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_LINES ?= 3000000
+DEMO_DIR ?= data
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test clean
+
+help:
+	@echo "make demo    generate a $(DEMO_LINES)-line conn.log and convert it (DEMO_LINES=... to change)"
+	@echo "make test    run the test suite"
+	@echo "make clean   remove the virtual environment and generated data"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(DEMO_DIR)/demo-conn-$(DEMO_LINES).ndjson: | $(STAMP)
+	mkdir -p $(DEMO_DIR)
+	$(BIN)/zeekflow generate -n $(DEMO_LINES) --seed 1 --bad-rate 0.0001 -o $@
+
+demo: $(DEMO_DIR)/demo-conn-$(DEMO_LINES).ndjson
+	$(BIN)/zeekflow convert $< -o $(DEMO_DIR)/demo-conn.csv --summary-json $(DEMO_DIR)/demo-summary.json
+	@echo "CSV: $(DEMO_DIR)/demo-conn.csv   rejects: $(DEMO_DIR)/demo-conn.csv.rejects.ndjson   summary: $(DEMO_DIR)/demo-summary.json"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

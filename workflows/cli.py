@@ -1,0 +1,121 @@
+"""Command line: parse options into one options object, call the library, map errors to exit codes.
+
+Exit codes: 0 done, 1 the run failed (or --max-errors was exceeded), 2 bad usage or unusable input. Every
+error is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import __version__
+from .convert import convert as run_convert
+from .errors import UsageError, ZeekflowError
+from .generate import generate_capture
+from .options import DEFAULT_WINDOW, ConvertOptions, parse_size
+from .progress import TerminalReporter
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("give at least one column name")
+    return names
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    try:
+        return parse_size(value)
+    except UsageError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="zeekflow")
+def cli() -> None:
+    """Turn huge Zeek logs into analysis-ready files on Dask, with bounded memory."""
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]")
+@click.option("-o", "--output", required=True, help="CSV file to write (appears only when the run succeeds).")
+@click.option("--scheduler", metavar="ADDRESS", help="Use a running Dask cluster (tcp://host:8786); default: a LocalCluster.")
+@click.option("--workers", type=click.IntRange(min=1), help="LocalCluster worker processes (default: number of CPUs).")
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
+              help="Most partition tasks outstanding at once.")
+@click.option("--partition-size", default="64MiB", show_default=True, callback=_size, metavar="SIZE",
+              help="Byte-range size of a partition, e.g. 1KiB, 64MiB.")
+@click.option("--work-dir", metavar="DIR", help="Where shards go (default: OUTPUT.parts); shared by all workers.")
+@click.option("--rejects", metavar="PATH", help="Rejected lines file (default: OUTPUT.rejects.ndjson).")
+@click.option("--max-errors", type=click.IntRange(min=0), metavar="N",
+              help="Fail (exit 1, no output) once more than N lines are rejected.")
+@click.option("--columns", callback=_columns, metavar="LIST",
+              help="Comma-separated columns to write, in that order (default: the log type's schema).")
+@click.option("--summary-json", metavar="PATH", help="Write the run summary as JSON.")
+@click.option("--no-progress", is_flag=True, help="No live progress line on stderr.")
+def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, window: int,
+            partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
+            columns: list[str] | None, summary_json: str | None, no_progress: bool) -> None:
+    """Convert Zeek NDJSON logs into one normalized CSV file."""
+    options = ConvertOptions(
+        inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, window=window,
+        partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
+        columns=columns, summary_json=summary_json,
+    )
+    reporter = TerminalReporter(sys.stderr, live=False if no_progress else None)
+    summary = run_convert(options, reporter)
+    click.echo(summary.report())
+
+
+@cli.command()
+@click.option("-n", "--lines", type=click.IntRange(min=0), required=True, help="Number of lines to write.")
+@click.option("-o", "--output", required=True, help="NDJSON file to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--bad-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Fraction of lines replaced by malformed ones of several kinds.")
+@click.option("--processes", type=click.IntRange(min=1), help="Generator processes (default: number of CPUs).")
+def generate(lines: int, output: str, seed: int, bad_rate: float, processes: int | None) -> None:
+    """Write a realistic synthetic Zeek conn.log as NDJSON."""
+    try:
+        size = generate_capture(output, lines, seed=seed, bad_rate=bad_rate, processes=processes)
+    except OSError as error:
+        raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
+    click.echo(f"wrote {lines:,} lines ({size / 1e6:,.1f} MB) to {output}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns (and exits with) the exit code."""
+    try:
+        cli.main(args=argv, prog_name="zeekflow", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        code = done.exit_code
+    except click.ClickException as error:
+        command = f" {error.ctx.command_path.split(' ', 1)[1]}" if getattr(error, "ctx", None) and " " in error.ctx.command_path else ""
+        click.echo(f"zeekflow: error: {error.format_message()} (see 'zeekflow{command} --help')", err=True)
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("zeekflow: interrupted", err=True)
+        code = EXIT_INTERRUPTED
+    except ZeekflowError as error:
+        click.echo(f"zeekflow: error: {error}", err=True)
+        code = error.exit_code
+    except KeyboardInterrupt:
+        click.echo("zeekflow: interrupted; the output was not written", err=True)
+        code = EXIT_INTERRUPTED
+    except Exception as error:  # a bug or an environment failure: one line, the traceback on request
+        if os.environ.get("ZEEKFLOW_DEBUG"):
+            raise
+        click.echo(f"zeekflow: error: {type(error).__name__}: {error} (set ZEEKFLOW_DEBUG=1 for a traceback)",
+                   err=True)
+        code = 1
+    else:
+        code = 0
+    sys.exit(code)

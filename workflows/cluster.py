@@ -1,0 +1,98 @@
+"""Where the tasks run: an embedded LocalCluster by default, or a running scheduler reached by address."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from distributed import Client, LocalCluster
+
+from .errors import UsageError
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def open_client(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    connect_timeout_s: float = 30,
+) -> Iterator[Client]:
+    """A connected Client. Without ``scheduler``, a LocalCluster of single-threaded worker processes whose
+    scheduler and dashboard listen on loopback only (the dashboard on a free port)."""
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {error}") from None
+        try:
+            client.wait_for_workers(1, timeout=connect_timeout_s)
+        except TimeoutError:
+            client.close()
+            raise UsageError(f"the Dask scheduler at {scheduler} has no workers") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+
+    cluster = LocalCluster(
+        n_workers=workers or default_workers(),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.ERROR,
+    )
+    try:
+        with Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def worker_count(client: Client) -> int:
+    return len(client.scheduler_info().get("workers", {}))
+
+
+def dashboard_link(client: Client) -> str | None:
+    try:
+        return client.dashboard_link
+    except Exception:  # no bokeh, or a scheduler without the dashboard service
+        return None
+
+
+def _path_problems(inputs: list[tuple[str, int]], work_dir: str) -> list[str]:
+    """Run on each worker: what of the inputs and the work dir this worker cannot use."""
+    import fsspec
+
+    problems = []
+    for path, size in inputs:
+        try:
+            fs, fs_path = fsspec.core.url_to_fs(path)
+            seen = fs.size(fs_path)
+        except (OSError, ValueError) as error:
+            problems.append(f"cannot read input {path} ({type(error).__name__})")
+            continue
+        if seen != size:
+            problems.append(f"sees input {path} with {seen} bytes, the client sees {size}")
+    if not os.path.isdir(work_dir) or not os.access(work_dir, os.W_OK):
+        problems.append(f"cannot write to the work dir {work_dir}")
+    return problems
+
+
+def check_workers_see(client: Client, inputs: list[tuple[str, int]], work_dir: str) -> None:
+    """Fail early, naming the worker and path, when a worker of a remote cluster cannot see the files."""
+    report = client.run(_path_problems, inputs, work_dir)
+    bad = {worker: problems for worker, problems in report.items() if problems}
+    if bad:
+        worker, problems = next(iter(bad.items()))
+        raise UsageError(
+            f"worker {worker} {problems[0]}"
+            f"{f' ({len(bad)} workers have problems)' if len(bad) > 1 else ''}: workers must see the input "
+            "and work dir at the same paths as the client (a shared filesystem, or an fsspec URL they can reach)"
+        )

@@ -1,0 +1,221 @@
+"""Run a conversion end to end: check, plan, run the window on a cluster, concatenate, summarise."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from dask.base import tokenize
+
+from .cluster import check_workers_see, dashboard_link, open_client, worker_count
+from .concat import concatenate
+from .errors import RunFailed, TooManyRejects, UsageError
+from .options import ConvertOptions
+from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
+from .progress import Progress, Reporter
+from .render import quote_field
+from .schema import Column, get_schema
+from .summary import Summary
+from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
+from .window import TaskFailed, run_window
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked, planned run: inputs as seen at planning time, output columns, and the partitions."""
+
+    options: ConvertOptions
+    inputs: tuple[InputFile, ...]
+    columns: tuple[Column, ...]
+    partitions: tuple[Partition, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(source.size for source in self.inputs)
+
+    @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec(columns=self.columns, work_dir=os.path.abspath(self.options.work_dir))
+
+    @property
+    def run_token(self) -> str:
+        """Same inputs (path, size, mtime) and output-shaping options give the same token and task keys."""
+        return tokenize(self.inputs, self.columns, self.options.partition_size, self.spec)
+
+    def header(self) -> bytes:
+        return (",".join(quote_field(c.name) for c in self.columns) + "\n").encode("utf-8")
+
+
+def _writable_dir(path: str, what: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{what} folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{what} folder {folder} is not writable")
+
+
+def prepare(options: ConvertOptions) -> Job:
+    """Validate options and files and plan the partitions, reading no data. Raises UsageError."""
+    options.validate()
+    inputs = []
+    for path in options.inputs:
+        try:
+            inputs.append(stat_input(path))
+        except FileNotFoundError:
+            raise UsageError(f"input {path} does not exist") from None
+        except IsADirectoryError:
+            raise UsageError(f"input {path} is a directory, not a log file") from None
+        except PermissionError:
+            raise UsageError(f"input {path} is not readable") from None
+        if "://" not in path and not os.access(path, os.R_OK):
+            raise UsageError(f"input {path} is not readable")
+
+    outputs = {"output": options.output, "rejects file": options.rejects, "work dir": options.work_dir}
+    if options.summary_json:
+        outputs["summary JSON"] = options.summary_json
+    for what, path in outputs.items():
+        for source in options.inputs:
+            if same_file(path, source):
+                raise UsageError(f"the {what} {path} is the input {source}; choose another name")
+    names = list(outputs.items())
+    for i, (what, path) in enumerate(names):
+        for other, other_path in names[i + 1:]:
+            if os.path.abspath(path) == os.path.abspath(other_path):
+                raise UsageError(f"the {what} and the {other} are both {path}; choose different names")
+    _writable_dir(options.output, "output")
+    _writable_dir(options.rejects, "rejects")
+    if options.summary_json:
+        _writable_dir(options.summary_json, "summary JSON")
+    if os.path.exists(options.work_dir) and not os.path.isdir(options.work_dir):
+        raise UsageError(f"work dir {options.work_dir} exists and is not a directory")
+    _writable_dir(options.work_dir, "work dir parent")
+
+    try:
+        columns = get_schema(options.log_type).select(options.columns)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    partitions = plan_partitions(inputs, options.partition_size)
+    return Job(options, tuple(inputs), columns, tuple(partitions))
+
+
+_SHARD_PATTERNS = ("part-*.csv", "part-*.rejects.ndjson", "part-*.tmp-*")
+
+
+def _clear_shards(work_dir: str) -> None:
+    """Remove zeekflow's own files from the work dir (never anything else)."""
+    for pattern in _SHARD_PATTERNS:
+        for path in glob.glob(os.path.join(glob.escape(work_dir), pattern)):
+            os.unlink(path)
+
+
+def _remove_work_dir(work_dir: str) -> None:
+    _clear_shards(work_dir)
+    try:
+        os.rmdir(work_dir)
+    except OSError:
+        pass  # the user's own files are in it: leave it
+
+
+class _Totals:
+    """What the client accumulates from ShardInfo records (counts only)."""
+
+    def __init__(self, job: Job, reporter: Reporter, started: float) -> None:
+        self.job = job
+        self.reporter = reporter
+        self.started = started
+        self.infos: dict[int, ShardInfo] = {}
+        self.lines = self.rows = self.rejected = self.blank = self.bytes_done = 0
+        self.dropped: Counter = Counter()
+        self.lengths = {p.index: p.length for p in job.partitions}
+
+    def record(self, info: ShardInfo) -> None:
+        self.infos[info.index] = info
+        self.lines += info.lines
+        self.rows += info.rows
+        self.rejected += info.rejected
+        self.blank += info.blank
+        self.bytes_done += self.lengths[info.index]
+        self.dropped.update(info.dropped_fields)
+        max_errors = self.job.options.max_errors
+        if max_errors is not None and self.rejected > max_errors:
+            raise TooManyRejects(
+                f"more than {max_errors} lines rejected ({self.rejected:,} so far); "
+                "stopped, and the output was not written"
+            )
+        self.reporter.progress(
+            Progress(
+                partitions_done=len(self.infos),
+                partitions_total=len(self.job.partitions),
+                lines=self.lines,
+                rejected=self.rejected,
+                bytes_done=self.bytes_done,
+                bytes_total=self.job.input_bytes,
+                elapsed_s=time.perf_counter() - self.started,
+            )
+        )
+
+
+def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summary:
+    """Convert ``options.inputs`` into ``options.output`` (CSV) and ``options.rejects``; return the summary.
+
+    Raises UsageError before any work for bad options or unusable files, RunFailed (or TooManyRejects) when
+    the run cannot finish; in both cases the final output is not written.
+    """
+    reporter = reporter or Reporter()
+    started = time.perf_counter()
+    job = prepare(options)
+    work_dir = job.spec.work_dir
+    os.makedirs(work_dir, exist_ok=True)
+    _clear_shards(work_dir)
+    totals = _Totals(job, reporter, started)
+
+    with open_client(options.scheduler, options.workers) as client:
+        workers = worker_count(client)
+        link = dashboard_link(client)
+        reporter.cluster_ready(link, workers)
+        if options.scheduler:
+            check_workers_see(client, [(s.path, s.size) for s in job.inputs], work_dir)
+        try:
+            stats = run_window(
+                client, job.partitions, job.spec, job.run_token, options.window, totals.record,
+                retries=options.retries,
+            )
+        except TaskFailed as error:
+            raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
+        finally:
+            reporter.finished()
+
+    order = sorted(totals.infos)
+    if len(order) != len(job.partitions):
+        raise RunFailed(f"{len(job.partitions) - len(order)} partitions did not report; the output was not written")
+    output_bytes = concatenate([os.path.join(work_dir, shard_name(i)) for i in order], options.output, job.header())
+    concatenate([os.path.join(work_dir, rejects_shard_name(i)) for i in order], options.rejects)
+    _remove_work_dir(work_dir)
+
+    duration = time.perf_counter() - started
+    summary = Summary(
+        inputs=[s.path for s in job.inputs],
+        output=options.output,
+        rejects=options.rejects,
+        input_bytes=job.input_bytes,
+        output_bytes=output_bytes,
+        lines=totals.lines,
+        rows=totals.rows,
+        rejected=totals.rejected,
+        blank=totals.blank,
+        partitions=len(job.partitions),
+        workers=workers,
+        window=options.window,
+        max_in_flight=stats.max_in_flight,
+        duration_s=round(duration, 3),
+        lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
+        dashboard=link,
+        columns=[c.name for c in job.columns],
+        dropped_fields=dict(sorted(totals.dropped.items())),
+    )
+    if options.summary_json:
+        summary.write_json(options.summary_json)
+    return summary

@@ -1,0 +1,120 @@
+"""Plan the work: split inputs into byte ranges from their sizes alone, and read one range on a worker.
+
+The client only asks for sizes; it never reads data. A worker turns its nominal range into whole lines with
+fsspec's ``read_block`` rules: a range starting at ``offset > 0`` begins just after the first newline at or
+after ``offset``, and ends just after the first newline at or after ``offset + length``. Every line therefore
+belongs to exactly one range, and a line longer than a range still comes out once, whole.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import fsspec
+from fsspec.utils import seek_delimiter
+
+NEWLINE = b"\n"
+# How much of a range a worker converts at a time: big enough to amortise per-block work, small enough
+# that parsed records of one block stay a few tens of MB.
+DEFAULT_BLOCK_SIZE = 4 * 2**20
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input as planned: its path and the size and modification time seen when planning."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One task's nominal byte range of one input. ``index`` orders the shards in the output."""
+
+    index: int
+    path: str
+    offset: int
+    length: int
+
+
+def stat_input(path: str) -> InputFile:
+    """Size and mtime of an input; raises FileNotFoundError / IsADirectoryError with the path."""
+    fs, fs_path = fsspec.core.url_to_fs(path)
+    info = fs.info(fs_path)
+    if info.get("type") == "directory":
+        raise IsADirectoryError(f"{path} is a directory, not a log file")
+    mtime = info.get("mtime") or info.get("LastModified") or 0
+    if hasattr(mtime, "timestamp"):
+        mtime = mtime.timestamp()
+    return InputFile(path=path, size=int(info["size"]), mtime=float(mtime))
+
+
+def plan_partitions(inputs: list[InputFile], partition_size: int) -> list[Partition]:
+    """Nominal ranges of ``partition_size`` bytes over every input, numbered in input order."""
+    if partition_size < 1:
+        raise ValueError("partition size must be at least 1 byte")
+    partitions: list[Partition] = []
+    for source in inputs:
+        for offset in range(0, source.size, partition_size):
+            length = min(partition_size, source.size - offset)
+            partitions.append(Partition(len(partitions), source.path, offset, length))
+    return partitions
+
+
+def _line_boundary(f, position: int) -> int:
+    """The start of the first line that begins after ``position - 1`` by read_block's rules."""
+    if position == 0:
+        return 0
+    f.seek(position)
+    seek_delimiter(f, NEWLINE, 2**16)
+    return f.tell()
+
+
+def iter_range_blocks(
+    path: str, offset: int, length: int, block_size: int = DEFAULT_BLOCK_SIZE
+) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(file_offset, data)`` blocks of whole lines that make up the range ``[offset, offset+length)``.
+
+    Memory stays at about ``block_size`` plus the longest line, whatever the range length.
+
+    >>> # file "a\\nbb\\nccc\\n": range (0, 2) -> "a\\nbb\\n", range (2, 2) -> "", range (4, 4) -> "ccc\\n"
+    """
+    with fsspec.open(path, "rb") as f:
+        start = _line_boundary(f, offset)
+        end = _line_boundary(f, offset + length)
+        if end <= start:
+            return
+        f.seek(start)
+        position = start
+        carry = b""
+        remaining = end - start
+        while remaining > 0:
+            chunk = f.read(min(block_size, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(NEWLINE) + 1
+            if cut == 0:
+                carry = data  # a line longer than a block: keep reading until it ends
+                continue
+            if cut < len(data):
+                carry = data[cut:]
+                data = data[:cut]
+            else:
+                carry = b""
+            yield position, data
+            position += len(data)
+        if carry:
+            yield position, carry
+
+
+def same_file(a: str, b: str) -> bool:
+    """True when two local paths name the same file (also through links); False when either is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)

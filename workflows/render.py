@@ -1,0 +1,351 @@
+"""The pure core: a block of NDJSON lines in, CSV rows, reject records and counts out.
+
+No I/O and no Dask here, so every rule of the CSV conventions and of "what is a rejected line" is tested on
+plain bytes. Speed comes from doing per-block what can be done per-block:
+
+* a block whose lines all look like one object each is parsed with a single ``orjson.loads`` of
+  ``[line,line,...]``; a block that fails is bisected so each bad line is still found and rejected alone;
+* values are pulled out and checked a column at a time (one ``set(map(type, ...))`` per column), and rows are
+  joined in bulk instead of a writer call per line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import accumulate, chain
+from typing import Any, Iterable, Sequence
+
+import orjson
+
+from .schema import Column, Kind
+
+_NONE = type(None)
+_JSON_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+                    dict: "object", _NONE: "null"}
+_ALLOWED_TYPES = {
+    Kind.INTEGER: {int, _NONE},
+    Kind.NUMBER: {int, float, _NONE},
+    Kind.TIME: {int, float, str, _NONE},
+    Kind.BOOL: {bool, _NONE},
+    Kind.STRING: {str, _NONE},
+    Kind.LIST: {list, _NONE},
+}
+# Element types of a set/vector: null elements are what Zeek writes for unset vector slots.
+_ALLOWED_ELEMENT_TYPES = {kind: allowed for kind, allowed in _ALLOWED_TYPES.items() if kind is not Kind.LIST}
+
+_BOOL_TEXT = {True: "true", False: "false", None: ""}
+# Two objects separated by a comma inside one line would let a bad block parse as the right number of
+# objects; lines containing this pattern are always parsed on their own.
+_OBJECT_SEPARATOR = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
+_JSON_SPACE = b" \t\r"
+_QUOTE_TRIGGERS = (",", '"', "\r", "\n")
+
+
+@dataclass
+class BlockResult:
+    """What one block produced. ``csv`` holds rows only (no header); ``rejects`` holds NDJSON records."""
+
+    csv: bytes = b""
+    rejects: bytes = b""
+    lines: int = 0
+    rows: int = 0
+    rejected: int = 0
+    blank: int = 0
+    dropped_fields: Counter = field(default_factory=Counter)
+
+
+class _Rejects:
+    """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected)."""
+
+    def __init__(self, input_name: str, raw_lines: Sequence[bytes], base_offset: int) -> None:
+        self.input_name = input_name
+        self.raw_lines = raw_lines
+        self.base_offset = base_offset
+        self._offsets: list[int] | None = None
+        self.records: list[tuple[int, bytes]] = []
+
+    def add(self, line_index: int, reason: str) -> None:
+        if self._offsets is None:
+            self._offsets = [0, *accumulate(len(line) + 1 for line in self.raw_lines)]
+        raw = self.raw_lines[line_index]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        record = {
+            "input": self.input_name,
+            "offset": self.base_offset + self._offsets[line_index],
+            "reason": reason,
+            "line": raw.decode("utf-8", "backslashreplace"),
+        }
+        self.records.append((line_index, orjson.dumps(record) + b"\n"))
+
+    def to_bytes(self) -> bytes:
+        self.records.sort(key=lambda item: item[0])
+        return b"".join(record for _, record in self.records)
+
+
+def json_type_name(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def quote_field(text: str) -> str:
+    """RFC 4180 quoting: a field holding ``,`` ``"`` CR or LF is wrapped in quotes with quotes doubled."""
+    if any(c in text for c in _QUOTE_TRIGGERS):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _quote_column(texts: list[str]) -> list[str]:
+    joined = "\x00".join(texts)
+    if not any(c in joined for c in _QUOTE_TRIGGERS):
+        return texts
+    return [quote_field(t) for t in texts]
+
+
+def _is_iso8601(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _value_error(column: Column, value: Any) -> str | None:
+    """Why ``value`` does not fit ``column`` (None when it fits). Used on the rare columns that fail a check."""
+    kind = column.kind
+    allowed = _ALLOWED_TYPES[kind]
+    if type(value) not in allowed:
+        return f"{column.name}: expected {column.zeek_type}, got {json_type_name(value)}"
+    if kind is Kind.TIME and type(value) is str and not _is_iso8601(value):
+        return f"{column.name}: expected {column.zeek_type}, got a string that is not ISO 8601: {value[:40]!r}"
+    if kind is Kind.LIST and value is not None:
+        element_allowed = _ALLOWED_ELEMENT_TYPES[column.element_kind]
+        for element in value:
+            if type(element) not in element_allowed:
+                return (f"{column.name}: expected {column.zeek_type}, "
+                        f"got an element of type {json_type_name(element)}")
+            if column.element_kind is Kind.TIME and type(element) is str and not _is_iso8601(element):
+                return f"{column.name}: expected {column.zeek_type}, got an element that is not ISO 8601"
+    return None
+
+
+def _column_needs_scan(column: Column, values: list[Any]) -> bool:
+    """True when some value of the column may not fit, so each value must be checked on its own."""
+    kind = column.kind
+    types = set(map(type, values))
+    if not types <= _ALLOWED_TYPES[kind]:
+        return True
+    if kind is Kind.TIME:
+        return str in types
+    if kind is Kind.LIST:
+        element_types = set(map(type, chain.from_iterable(v for v in values if v is not None)))
+        element_kind = column.element_kind
+        if not element_types <= _ALLOWED_ELEMENT_TYPES[element_kind]:
+            return True
+        return element_kind is Kind.TIME and str in element_types
+    return False
+
+
+def _render_scalar(kind: Kind, value: Any) -> str:
+    if value is None:
+        return ""
+    if kind is Kind.BOOL:
+        return _BOOL_TEXT[value]
+    if type(value) is str:
+        return value
+    return repr(value)  # int, or float as the shortest text that reads back to the same double
+
+
+def _render_column(column: Column, values: list[Any]) -> list[str]:
+    kind = column.kind
+    if kind is Kind.STRING:
+        texts = values if None not in values else ["" if v is None else v for v in values]
+        return _quote_column(texts)
+    if kind is Kind.BOOL:
+        return list(map(_BOOL_TEXT.__getitem__, values))
+    if kind in (Kind.INTEGER, Kind.NUMBER):
+        return list(map(repr, values)) if None not in values else ["" if v is None else repr(v) for v in values]
+    if kind is Kind.TIME:
+        texts = ["" if v is None else v if type(v) is str else repr(v) for v in values]
+        return _quote_column(texts)
+    element_kind = column.element_kind
+    texts = [
+        "" if v is None else ",".join([_render_scalar(element_kind, e) for e in v])
+        for v in values
+    ]
+    return _quote_column(texts)
+
+
+class BlockConverter:
+    """Converts blocks of one input to CSV rows for a fixed list of output columns."""
+
+    def __init__(self, columns: Sequence[Column], input_name: str) -> None:
+        if not columns:
+            raise ValueError("at least one output column is needed")
+        self.columns = tuple(columns)
+        self.names = tuple(c.name for c in columns)
+        self.name_set = frozenset(self.names)
+        self.input_name = input_name
+
+    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
+        """Convert ``block``: whole lines (the last one may lack its newline) that start at ``base_offset``."""
+        if not block:
+            return BlockResult()
+        body = block[:-1] if block.endswith(b"\n") else block
+        raw_lines = body.split(b"\n")
+        result = BlockResult(lines=len(raw_lines))
+        rejects = _Rejects(self.input_name, raw_lines, base_offset)
+
+        records = self._parse_clean_block(body, len(raw_lines))
+        if records is not None:
+            line_index: Sequence[int] = range(len(raw_lines))
+        else:
+            records, line_index, result.blank = self._parse_lines(raw_lines, rejects)
+
+        csv_text, line_index = self._render(records, line_index, rejects, result.dropped_fields)
+        result.rows = len(line_index)
+        result.rejected = len(rejects.records)
+        result.csv = csv_text.encode("utf-8")
+        result.rejects = rejects.to_bytes()
+        return result
+
+    # -- parsing -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _parse_clean_block(body: bytes, n_lines: int) -> list[dict] | None:
+        """One ``orjson.loads`` for a block whose every line is ``{...}`` with nothing around it, else None.
+
+        The shape checks run in C (``count``, ``startswith``) so a clean block costs no per-line Python work.
+        """
+        if not (body.startswith(b"{") and body.endswith(b"}")):
+            return None
+        separators = n_lines - 1
+        if body.count(b"\n{") != separators or body.count(b"}\n") != separators:
+            return None
+        if _OBJECT_SEPARATOR.search(body):
+            return None
+        try:
+            records = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            return None
+        # Every line starts with "{" and no line holds "},{": the array has one object per line or it
+        # would have a different length.
+        return records if len(records) == n_lines else None
+
+    def _parse_lines(self, raw_lines: list[bytes], rejects: _Rejects) -> tuple[list[dict], list[int], int]:
+        """Parse a block that is not clean: blank lines counted, bad lines rejected, the rest parsed in bulk."""
+        candidates: list[tuple[int, bytes]] = []
+        singles: list[tuple[int, bytes]] = []
+        blank = 0
+        for i, raw in enumerate(raw_lines):
+            text = raw.strip(_JSON_SPACE)
+            if not text:
+                blank += 1
+            elif text[:1] == b"{" and text[-1:] == b"}" and not _OBJECT_SEPARATOR.search(text):
+                candidates.append((i, text))
+            else:
+                singles.append((i, text))
+        parsed: dict[int, dict] = {}
+        self._parse_bisect(candidates, parsed, rejects)
+        for i, text in singles:
+            self._parse_one(i, text, parsed, rejects)
+        order = sorted(parsed)
+        return [parsed[i] for i in order], order, blank
+
+    def _parse_bisect(self, items: list[tuple[int, bytes]], parsed: dict[int, dict], rejects: _Rejects) -> None:
+        if len(items) <= 4:
+            for i, text in items:
+                self._parse_one(i, text, parsed, rejects)
+            return
+        try:
+            records = orjson.loads(b"[" + b",".join(text for _, text in items) + b"]")
+        except orjson.JSONDecodeError:
+            records = None
+        if records is not None and len(records) == len(items):
+            parsed.update(zip((i for i, _ in items), records))
+            return
+        middle = len(items) // 2
+        self._parse_bisect(items[:middle], parsed, rejects)
+        self._parse_bisect(items[middle:], parsed, rejects)
+
+    @staticmethod
+    def _parse_one(i: int, text: bytes, parsed: dict[int, dict], rejects: _Rejects) -> None:
+        try:
+            record = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            try:
+                text.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                rejects.add(i, f"invalid UTF-8 at byte {bad.start}")
+            else:
+                rejects.add(i, f"invalid JSON: {error}")
+            return
+        if type(record) is not dict:
+            rejects.add(i, f"not a JSON object: got {json_type_name(record)}")
+            return
+        parsed[i] = record
+
+    # -- rendering -----------------------------------------------------------------------------------------
+
+    def _render(
+        self,
+        records: list[dict],
+        line_index: Sequence[int],
+        rejects: _Rejects,
+        dropped: Counter,
+    ) -> tuple[str, Sequence[int]]:
+        """Render records to CSV text; records with a value that does not fit its column are rejected."""
+        if not records:
+            return "", []
+        values = [[r.get(name) for r in records] for name in self.names]
+        bad: dict[int, str] = {}
+        for column, column_values in zip(self.columns, values):
+            if _column_needs_scan(column, column_values):
+                for position, value in enumerate(column_values):
+                    if position not in bad:
+                        reason = _value_error(column, value)
+                        if reason is not None:
+                            bad[position] = reason
+        if bad:
+            for position, reason in sorted(bad.items()):
+                rejects.add(line_index[position], reason)
+            keep = [p for p in range(len(records)) if p not in bad]
+            records = [records[p] for p in keep]
+            line_index = [line_index[p] for p in keep]
+            if not records:
+                return "", []
+            values = [[r.get(name) for r in records] for name in self.names]
+
+        self._count_dropped(records, values, dropped)
+        rendered = [_render_column(c, v) for c, v in zip(self.columns, values)]
+        if len(rendered) == 1:
+            # A lone empty field would be read back as a blank line; quote it like the csv module does.
+            rows: Iterable[str] = ['""' if t == "" else t for t in rendered[0]]
+        else:
+            rows = map(",".join, zip(*rendered))
+        return "\n".join(rows) + "\n", line_index
+
+    def _count_dropped(self, records: list[dict], values: list[list[Any]], dropped: Counter) -> None:
+        """Count, by name, lines holding keys that are not output columns.
+
+        Cheap test first: when every key of every record is an output column with a non-null value, the
+        number of keys equals the number of non-null column values, and nothing was dropped.
+        """
+        total_keys = sum(map(len, records))
+        n = len(records)
+        present = sum(n - column_values.count(None) for column_values in values)
+        if total_keys == present:
+            return
+        names = self.name_set
+        counts = Counter(chain.from_iterable(records))
+        for key, count in counts.items():
+            if key not in names:
+                dropped[key] += count
+
+
+def convert_lines(data: bytes, columns: Sequence[Column], input_name: str = "-") -> BlockResult:
+    """Convert a whole buffer at once: the reference the partitioned path must agree with byte for byte."""
+    return BlockConverter(columns, input_name).convert(data, 0)
+

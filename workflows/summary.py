@@ -1,0 +1,66 @@
+"""The run summary: the numbers a user checks after a run, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Summary:
+    """Totals of a run. ``lines == rows + rejected + blank`` always holds."""
+
+    inputs: list[str]
+    output: str
+    rejects: str
+    input_bytes: int = 0
+    output_bytes: int = 0
+    lines: int = 0
+    rows: int = 0
+    rejected: int = 0
+    blank: int = 0
+    partitions: int = 0
+    workers: int = 0
+    window: int = 0
+    max_in_flight: int = 0
+    reused_partitions: int = 0
+    duration_s: float = 0.0
+    lines_per_s: float = 0.0
+    dashboard: str | None = None
+    columns: list[str] = field(default_factory=list)
+    dropped_fields: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def write_json(self, path: str) -> None:
+        temporary = path + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(temporary, path)
+
+    def report(self) -> str:
+        """The end-of-run report, one fact a line."""
+        mb = self.input_bytes / 1e6
+        errors = f"{self.rejected:,} rejected lines"
+        if self.rejected:
+            errors += f" (kept in {self.rejects})"
+        lines = [
+            f"Processed:     {self.lines:,} lines ({self.rows:,} rows, {self.rejected:,} rejected, "
+            f"{self.blank:,} blank) from {mb:,.1f} MB in {self.partitions:,} partitions",
+            f"Workers:       {self.workers}",
+            f"Window:        {self.window}",
+            f"Max in-flight: {self.max_in_flight}",
+            f"Errors:        {errors}",
+            f"Duration:      {self.duration_s:,.2f} s",
+            f"Rate:          {self.lines_per_s:,.0f} lines/s ({mb / self.duration_s if self.duration_s else 0:,.1f} MB/s)",
+            f"Output:        {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
+        ]
+        if self.reused_partitions:
+            lines.append(f"Reused:        {self.reused_partitions:,} partitions from an interrupted run")
+        if self.dropped_fields:
+            dropped = ", ".join(f"{k} ({v:,})" for k, v in sorted(self.dropped_fields.items()))
+            lines.append(f"Dropped keys:  {dropped}")
+        return "\n".join(lines)

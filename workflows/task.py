@@ -1,0 +1,93 @@
+"""The worker task: convert one partition into its CSV shard and rejects shard, return only counts.
+
+Shards are written under a temporary name and renamed when complete, so a retried or duplicated task can
+never leave a torn shard under the name the concatenation reads.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .plan import DEFAULT_BLOCK_SIZE, Partition, iter_range_blocks
+from .render import BlockConverter
+from .schema import Column
+
+# Keys of the convert tasks start with this prefix, so they are easy to find in the dashboard's task stream.
+TASK_PREFIX = "zeekflow-convert"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What every task needs besides its partition: small, picklable, the same for the whole run."""
+
+    columns: tuple[Column, ...]
+    work_dir: str
+    block_size: int = DEFAULT_BLOCK_SIZE
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """The small record a task returns: counts only, never data."""
+
+    index: int
+    lines: int
+    rows: int
+    rejected: int
+    blank: int
+    bytes_in: int
+    bytes_out: int
+    dropped_fields: dict[str, int] = field(default_factory=dict)
+
+
+def shard_name(index: int) -> str:
+    return f"part-{index:06d}.csv"
+
+
+def rejects_shard_name(index: int) -> str:
+    return f"part-{index:06d}.rejects.ndjson"
+
+
+def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
+    """Read the partition's byte range, convert it, write both shards atomically, return the counts."""
+    converter = BlockConverter(spec.columns, partition.path)
+    csv_path = os.path.join(spec.work_dir, shard_name(partition.index))
+    rejects_path = os.path.join(spec.work_dir, rejects_shard_name(partition.index))
+    suffix = f".tmp-{uuid.uuid4().hex}"
+    lines = rows = rejected = blank = bytes_in = bytes_out = 0
+    dropped: Counter = Counter()
+    try:
+        with open(csv_path + suffix, "wb") as csv_file, open(rejects_path + suffix, "wb") as rejects_file:
+            for offset, block in iter_range_blocks(
+                partition.path, partition.offset, partition.length, spec.block_size
+            ):
+                result = converter.convert(block, offset)
+                csv_file.write(result.csv)
+                if result.rejects:
+                    rejects_file.write(result.rejects)
+                bytes_in += len(block)
+                bytes_out += len(result.csv)
+                lines += result.lines
+                rows += result.rows
+                rejected += result.rejected
+                blank += result.blank
+                dropped.update(result.dropped_fields)
+        # Rejects first: a CSV shard under its final name implies its rejects shard is complete too.
+        os.replace(rejects_path + suffix, rejects_path)
+        os.replace(csv_path + suffix, csv_path)
+    finally:
+        for leftover in (csv_path + suffix, rejects_path + suffix):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+    return ShardInfo(
+        index=partition.index,
+        lines=lines,
+        rows=rows,
+        rejected=rejected,
+        blank=blank,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        dropped_fields=dict(dropped),
+    )

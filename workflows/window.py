@@ -1,0 +1,97 @@
+"""The sliding window: at most ``window`` partition tasks outstanding, one submitted as each one finishes.
+
+This is the backpressure: however many partitions a capture has, the cluster holds at most ``window`` task
+results and the client holds only the small ``ShardInfo`` records, each future dropped once recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import dask
+from distributed import Client, as_completed
+from distributed.client import Future
+
+from .plan import Partition
+from .task import TASK_PREFIX, ShardInfo, TaskSpec, convert_partition
+
+
+class TaskFailed(RuntimeError):
+    """A partition task failed after its retries."""
+
+    def __init__(self, partition: Partition, error: BaseException) -> None:
+        self.partition = partition
+        self.error = error
+        super().__init__(
+            f"partition {partition.index} ({partition.path} bytes {partition.offset}-"
+            f"{partition.offset + partition.length}) failed: {type(error).__name__}: {error}"
+        )
+
+
+@dataclass
+class WindowStats:
+    submitted: int = 0
+    completed: int = 0
+    max_in_flight: int = 0
+
+
+def task_key(run_token: str, partition: Partition) -> tuple[str, int]:
+    """Deterministic key: the same run, input and options give the same keys (dask's tuple key style)."""
+    return (f"{TASK_PREFIX}-{run_token}", partition.index)
+
+
+def run_window(
+    client: Client,
+    partitions: Iterable[Partition],
+    spec: TaskSpec,
+    run_token: str,
+    window: int,
+    on_result: Callable[[ShardInfo], None],
+    retries: int = 2,
+) -> WindowStats:
+    """Run every partition through the cluster with at most ``window`` futures outstanding.
+
+    ``on_result`` is called in completion order with each ShardInfo; an exception it raises stops the run. A
+    task that still fails after ``retries`` raises ``TaskFailed``. Outstanding futures are cancelled whenever
+    the run stops early.
+    """
+    if window < 1:
+        raise ValueError("window must be at least 1")
+    stats = WindowStats()
+    pending: Iterator[Partition] = iter(partitions)
+    outstanding: dict[object, tuple[Future, Partition]] = {}
+    completed = as_completed(loop=client.loop)
+
+    def submit_next() -> None:
+        partition = next(pending, None)
+        if partition is None:
+            return
+        task = dask.delayed(convert_partition, pure=True)(
+            partition, spec, dask_key_name=task_key(run_token, partition)
+        )
+        future: Future = client.compute(task, retries=retries)
+        outstanding[future.key] = (future, partition)
+        completed.add(future)
+        stats.submitted += 1
+        stats.max_in_flight = max(stats.max_in_flight, len(outstanding))
+
+    try:
+        for _ in range(window):
+            submit_next()
+        for future in completed:
+            _, partition = outstanding.pop(future.key)
+            if future.status != "finished":
+                raise TaskFailed(partition, future.exception())
+            info: ShardInfo = future.result()
+            future.release()  # the client keeps the counts, never the future
+            del future
+            stats.completed += 1
+            on_result(info)
+            submit_next()
+    finally:
+        if outstanding:
+            completed.clear()
+            client.cancel([future for future, _ in outstanding.values()], force=True)
+            outstanding.clear()
+    return stats
