@@ -7,6 +7,8 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
+import dask
+from dask.utils import parse_timedelta
 from distributed import Client, LocalCluster
 
 from .errors import UsageError
@@ -20,11 +22,16 @@ def default_workers() -> int:
 def open_client(
     scheduler: str | None = None,
     workers: int | None = None,
-    connect_timeout_s: float = 30,
+    connect_timeout_s: float | None = None,
 ) -> Iterator[Client]:
     """A connected Client. Without ``scheduler``, a LocalCluster of single-threaded worker processes whose
-    scheduler and dashboard listen on loopback only (the dashboard on a free port)."""
+    scheduler and dashboard listen on loopback only (the dashboard on a free port).
+
+    The connect timeout defaults to Dask's ``distributed.comm.timeouts.connect`` setting.
+    """
     if scheduler:
+        if connect_timeout_s is None:
+            connect_timeout_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
         try:
             client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
