@@ -60,16 +60,17 @@ def _hosts(rng: random.Random) -> tuple[str, str]:
 
 
 def _line(rng: random.Random, ts: float) -> str:
-    r = rng.random()
+    rand = rng.random  # int(rand() * n) instead of randrange: this loop makes millions of lines
+    r = rand()
     uid = _uid(rng)
     orig_h, resp_h = _hosts(rng)
-    orig_p = rng.randrange(1024, 65536)
+    orig_p = 1024 + int(rand() * 64512)
     ip_proto = 6
     head = f'{{"ts":{ts!r},"uid":"{uid}","id.orig_h":"{orig_h}","id.orig_p":{orig_p},"id.resp_h":"{resp_h}",'
     local = f'"local_orig":true,"local_resp":false,"missed_bytes":0,'
     if r < 0.42:  # established TCP with a service
         service, port = rng.choice(_SERVICES_TCP)
-        duration = round(rng.expovariate(0.5), rng.randrange(4, 7))
+        duration = round(rng.expovariate(0.5), 4 + int(rand() * 3))
         ob, rb = int(rng.expovariate(1 / 900)), int(rng.expovariate(1 / 25000))
         op, rp = 3 + ob // 1200, 2 + rb // 1400
         state, history = rng.choice((("SF", "ShADadFf"), ("SF", "ShADadfF"), ("RSTO", "ShADadR"),
@@ -86,13 +87,13 @@ def _line(rng: random.Random, ts: float) -> str:
         body = (f'"id.resp_p":{port},"proto":"tcp","conn_state":"S0","local_orig":false,"local_resp":true,'
                 f'"missed_bytes":0,"history":"S","orig_pkts":1,"orig_ip_bytes":44,"resp_pkts":0,"resp_ip_bytes":0')
     elif r < 0.62:  # REJ: answered with a reset
-        port = rng.randrange(1, 1024)
+        port = 1 + int(rand() * 1023)
         body = (f'"id.resp_p":{port},"proto":"tcp","conn_state":"REJ",{local}"history":"Sr",'
                 f'"orig_pkts":1,"orig_ip_bytes":44,"resp_pkts":1,"resp_ip_bytes":40')
     elif r < 0.87:  # UDP with a service (mostly DNS)
         service, port = ("dns", 53) if rng.random() < 0.8 else rng.choice(_SERVICES_UDP)
-        ob, rb = rng.randrange(30, 80), rng.randrange(0, 500)
-        duration = round(rng.random() * 0.1, rng.randrange(5, 7))
+        ob, rb = 30 + int(rand() * 50), int(rand() * 500)
+        duration = round(rand() * 0.1, 5 + int(rand() * 2))
         state, history = ("SF", "Dd") if rb else ("S0", "D")
         ip_proto = 17
         body = (f'"id.resp_p":{port},"proto":"udp","service":"{service}","duration":{duration!r},'
@@ -100,7 +101,7 @@ def _line(rng: random.Random, ts: float) -> str:
                 f'"orig_pkts":1,"orig_ip_bytes":{ob + 28},"resp_pkts":{1 if rb else 0},'
                 f'"resp_ip_bytes":{rb + 28 if rb else 0}')
     elif r < 0.95:  # UDP without a recognised service
-        port = rng.randrange(1024, 65536)
+        port = 1024 + int(rand() * 64512)
         ip_proto = 17
         body = (f'"id.resp_p":{port},"proto":"udp","duration":{round(rng.random() * 3, 6)!r},'
                 f'"orig_bytes":{rng.randrange(0, 2000)},"resp_bytes":0,"conn_state":"S0",{local}'
