@@ -136,3 +136,18 @@ def test_a_task_failing_after_retries_fails_the_run_without_output(tmp_path):
     with pytest.raises(RunFailed, match=r"partition 0 .* failed: FileNotFoundError"):
         convert(ConvertOptions(inputs=["memory://zeekflow-test/lost.log"], output=str(out), workers=1, retries=1))
     assert not out.exists() and not Path(str(out) + ".tmp").exists()
+
+
+def test_task_keys_are_deterministic_and_follow_what_shapes_the_output(capture, tmp_path):
+    from workflows import prepare
+    from workflows.window import task_key
+
+    def keys(**options):
+        job = prepare(ConvertOptions(inputs=[str(capture)], output=str(tmp_path / "o.csv"), **options))
+        return [task_key(job.run_token, p) for p in job.partitions]
+
+    first = keys(partition_size="64KiB")
+    assert first == keys(partition_size="64KiB", window=3)
+    assert first[0][0].startswith("zeekflow-convert-") and [k[1] for k in first] == list(range(len(first)))
+    assert keys(partition_size="32KiB")[0] != first[0]
+    assert keys(partition_size="64KiB", columns=["uid"])[0] != first[0]
