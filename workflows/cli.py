@@ -61,14 +61,20 @@ def cli() -> None:
               help="Comma-separated columns to write, in that order (default: the log type's schema).")
 @click.option("--summary-json", metavar="PATH", help="Write the run summary as JSON.")
 @click.option("--no-progress", is_flag=True, help="No live progress line on stderr.")
+@click.option("--resume", is_flag=True, help="Reuse the finished shards of an interrupted run (same inputs and options).")
+@click.option("--tls-ca", metavar="FILE", help="CA certificate of a tls:// scheduler.")
+@click.option("--tls-cert", metavar="FILE", help="Client certificate for a tls:// scheduler.")
+@click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, window: int,
             partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
-            columns: list[str] | None, summary_json: str | None, no_progress: bool) -> None:
+            columns: list[str] | None, summary_json: str | None, no_progress: bool, resume: bool,
+            tls_ca: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Convert Zeek NDJSON logs into one normalized CSV file."""
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, window=window,
         partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
-        columns=columns, summary_json=summary_json,
+        columns=columns, summary_json=summary_json, resume=resume, tls_ca=tls_ca, tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     reporter = TerminalReporter(sys.stderr, live=False if no_progress else None)
     summary = run_convert(options, reporter)

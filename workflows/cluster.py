@@ -10,6 +10,7 @@ from typing import Iterator
 import dask
 from dask.utils import parse_timedelta
 from distributed import Client, LocalCluster
+from distributed.security import Security
 
 from .errors import UsageError
 
@@ -18,11 +19,37 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def tls_security(
+    scheduler: str | None, ca: str | None = None, cert: str | None = None, key: str | None = None
+) -> Security | None:
+    """The client's TLS credentials from ``--tls-ca/--tls-cert/--tls-key``; None leaves it to the Dask config
+    (``distributed.comm.tls.*``, also set through ``DASK_DISTRIBUTED__COMM__TLS__...``). Raises UsageError."""
+    given = {"--tls-ca": ca, "--tls-cert": cert, "--tls-key": key}
+    if not any(given.values()):
+        if (scheduler or "").startswith("tls://") and not dask.config.get("distributed.comm.tls.client.cert", None):
+            raise UsageError(
+                f"{scheduler} is a TLS scheduler: give --tls-ca and --tls-cert (and --tls-key unless the key is "
+                "in the certificate file), or set distributed.comm.tls in the Dask config"
+            )
+        return None
+    if not scheduler:
+        raise UsageError("--tls-ca/--tls-cert/--tls-key are for a remote --scheduler tls://...; "
+                         "the embedded LocalCluster listens on loopback only")
+    for name in ("--tls-ca", "--tls-cert"):
+        if not given[name]:
+            raise UsageError(f"TLS needs --tls-ca and --tls-cert together; {name} is missing")
+    for name, path in given.items():
+        if path and not os.path.isfile(path):
+            raise UsageError(f"{name} {path} does not exist")
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+
+
 @contextmanager
 def open_client(
     scheduler: str | None = None,
     workers: int | None = None,
     connect_timeout_s: float | None = None,
+    security: Security | None = None,
 ) -> Iterator[Client]:
     """A connected Client. Without ``scheduler``, a LocalCluster of single-threaded worker processes whose
     scheduler and dashboard listen on loopback only (the dashboard on a free port).
@@ -33,7 +60,7 @@ def open_client(
         if connect_timeout_s is None:
             connect_timeout_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
         try:
-            client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False)
+            client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False, security=security)
         except (OSError, TimeoutError, ValueError) as error:
             raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {error}") from None
         try:

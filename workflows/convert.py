@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from dask.base import tokenize
 
-from .cluster import check_workers_see, dashboard_link, open_client, worker_count
+from .cluster import check_workers_see, dashboard_link, open_client, tls_security, worker_count
 from .concat import concatenate
 from .errors import RunFailed, TooManyRejects, UsageError
+from .manifest import MANIFEST_NAME, Manifest, identity, output_shaping
 from .options import ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
@@ -44,6 +45,10 @@ class Job:
     def run_token(self) -> str:
         """Same inputs (path, size, mtime) and output-shaping options give the same token and task keys."""
         return tokenize(self.inputs, self.columns, self.options.partition_size, self.spec)
+
+    def manifest(self) -> Manifest:
+        shaping = output_shaping(self.options.log_type, self.options.partition_size, self.columns, self.spec)
+        return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
 
     def header(self) -> bytes:
         return (",".join(quote_field(c.name) for c in self.columns) + "\n").encode("utf-8")
@@ -101,7 +106,7 @@ def prepare(options: ConvertOptions) -> Job:
     return Job(options, tuple(inputs), columns, tuple(partitions))
 
 
-_SHARD_PATTERNS = ("part-*.csv", "part-*.rejects.ndjson", "part-*.tmp-*")
+_SHARD_PATTERNS = ("part-*.csv", "part-*.rejects.ndjson", "part-*.tmp-*", MANIFEST_NAME, MANIFEST_NAME + ".tmp")
 
 
 def _clear_shards(work_dir: str) -> None:
@@ -167,12 +172,25 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
     reporter = reporter or Reporter()
     started = time.perf_counter()
     job = prepare(options)
+    security = tls_security(options.scheduler, options.tls_ca, options.tls_cert, options.tls_key)
     work_dir = job.spec.work_dir
     os.makedirs(work_dir, exist_ok=True)
-    _clear_shards(work_dir)
+    manifest = job.manifest()
+    if options.resume:
+        reused = manifest.resume()  # UsageError, before any work, when the inputs or options changed
+    else:
+        _clear_shards(work_dir)
+        reused = {}
+        manifest.start()
     totals = _Totals(job, reporter, started)
+    for index in sorted(reused):
+        totals.record(reused[index])
 
-    with open_client(options.scheduler, options.workers) as client:
+    def record(info: ShardInfo) -> None:
+        manifest.record(info)
+        totals.record(info)
+
+    with open_client(options.scheduler, options.workers, security=security) as client:
         workers = worker_count(client)
         link = dashboard_link(client)
         reporter.cluster_ready(link, workers)
@@ -180,8 +198,8 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
             check_workers_see(client, [(s.path, s.size) for s in job.inputs], work_dir)
         try:
             stats = run_window(
-                client, job.partitions, job.spec, job.run_token, options.window, totals.record,
-                retries=options.retries,
+                client, [p for p in job.partitions if p.index not in reused], job.spec, job.run_token,
+                options.window, record, retries=options.retries,
             )
         except TaskFailed as error:
             raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
@@ -210,6 +228,8 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         workers=workers,
         window=options.window,
         max_in_flight=stats.max_in_flight,
+        reused_partitions=len(reused),
+        retried_tasks=stats.retried,
         duration_s=round(duration, 3),
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,

@@ -46,6 +46,9 @@ class ConvertOptions:
     resume: bool = False
     summary_json: str | None = None
     retries: int = 2
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):

@@ -25,6 +25,7 @@ class Summary:
     window: int = 0
     max_in_flight: int = 0
     reused_partitions: int = 0
+    retried_tasks: int | None = 0  # reruns after a lost worker or a task error; None when the scheduler can't count
     duration_s: float = 0.0
     lines_per_s: float = 0.0
     dashboard: str | None = None
@@ -58,6 +59,8 @@ class Summary:
             f"Rate:          {self.lines_per_s:,.0f} lines/s ({mb / self.duration_s if self.duration_s else 0:,.1f} MB/s)",
             f"Output:        {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
         ]
+        if self.retried_tasks:
+            lines.append(f"Retried:       {self.retried_tasks:,} tasks (lost worker or task error)")
         if self.reused_partitions:
             lines.append(f"Reused:        {self.reused_partitions:,} partitions from an interrupted run")
         if self.dropped_fields:

@@ -6,6 +6,7 @@ never leave a torn shard under the name the concatenation reads.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections import Counter
@@ -40,6 +41,9 @@ class ShardInfo:
     bytes_in: int
     bytes_out: int
     dropped_fields: dict[str, int] = field(default_factory=dict)
+    # sha256 of each shard as written, so --resume can tell a finished shard from a torn or corrupt one.
+    checksum: str = ""
+    rejects_checksum: str = ""
 
 
 def shard_name(index: int) -> str:
@@ -58,6 +62,7 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     suffix = f".tmp-{uuid.uuid4().hex}"
     lines = rows = rejected = blank = bytes_in = bytes_out = 0
     dropped: Counter = Counter()
+    csv_digest, rejects_digest = hashlib.sha256(), hashlib.sha256()
     try:
         with open(csv_path + suffix, "wb") as csv_file, open(rejects_path + suffix, "wb") as rejects_file:
             for offset, block in iter_range_blocks(
@@ -65,8 +70,10 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
             ):
                 result = converter.convert(block, offset)
                 csv_file.write(result.csv)
+                csv_digest.update(result.csv)
                 if result.rejects:
                     rejects_file.write(result.rejects)
+                    rejects_digest.update(result.rejects)
                 bytes_in += len(block)
                 bytes_out += len(result.csv)
                 lines += result.lines
@@ -90,4 +97,6 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         dropped_fields=dict(dropped),
+        checksum=csv_digest.hexdigest(),
+        rejects_checksum=rejects_digest.hexdigest(),
     )

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 import dask
 from distributed import Client, as_completed
 from distributed.client import Future
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .plan import Partition
 from .task import TASK_PREFIX, ShardInfo, TaskSpec, convert_partition
@@ -34,6 +35,39 @@ class WindowStats:
     submitted: int = 0
     completed: int = 0
     max_in_flight: int = 0
+    retried: int | None = None  # tasks rerun after a lost worker or an error; None if the scheduler can't say
+
+
+class RetryCounter(SchedulerPlugin):
+    """Counts, on the scheduler, how often a task of one run left ``processing`` without finishing.
+
+    That happens when its worker dies (the scheduler reschedules it) or when it raised and is retried. The
+    client cannot see either: its future simply stays pending. The scheduler needs zeekflow importable.
+    """
+
+    def __init__(self, key_name: str) -> None:
+        self.key_name = key_name
+        self.retried = 0
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if start == "processing" and finish in ("waiting", "released", "queued", "no-worker"):
+            if isinstance(key, tuple) and key and key[0] == self.key_name:
+                self.retried += 1
+
+
+def _retried_on_scheduler(name: str, dask_scheduler=None) -> int | None:
+    plugin = dask_scheduler.plugins.get(name)
+    return getattr(plugin, "retried", None)
+
+
+def _collect_retries(client: Client, name: str) -> int | None:
+    """Read and remove the run's RetryCounter; the count is a report, so losing it never fails a run."""
+    try:
+        retried = client.run_on_scheduler(_retried_on_scheduler, name)
+        client.unregister_scheduler_plugin(name)
+        return retried
+    except Exception:
+        return None
 
 
 def task_key(run_token: str, partition: Partition) -> tuple[str, int]:
@@ -62,6 +96,12 @@ def run_window(
     pending: Iterator[Partition] = iter(partitions)
     outstanding: dict[object, tuple[Future, Partition]] = {}
     completed = as_completed(loop=client.loop)
+    key_name = f"{TASK_PREFIX}-{run_token}"  # the first element of every task_key of this run
+    counter: str | None = f"{key_name}-retries"
+    try:
+        client.register_plugin(RetryCounter(key_name), name=counter)
+    except Exception:  # a scheduler without zeekflow installed, or one refusing plugins: no retry count
+        counter = None
 
     def submit_next() -> None:
         partition = next(pending, None)
@@ -90,6 +130,8 @@ def run_window(
             on_result(info)
             submit_next()
     finally:
+        if counter:
+            stats.retried = _collect_retries(client, counter)  # before a cancel moves tasks out of processing
         if outstanding:
             completed.clear()
             client.cancel([future for future, _ in outstanding.values()], force=True)

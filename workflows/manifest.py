@@ -1,0 +1,206 @@
+"""The run manifest in the work dir: what a run is, and which shards it finished, so ``--resume`` can trust them.
+
+The manifest is an append-only NDJSON journal, ``<work-dir>/zeekflow-manifest.ndjson``. Its first line is the
+run's identity (every input's path, size and mtime, and the options that shape the output); each following line
+records one finished partition: its byte range, its counts and the sha256 of both of its shards. The client
+appends and flushes a line as each ShardInfo arrives, so a client killed at any moment leaves at worst one torn
+last line, which is ignored. A shard is reused only if its range matches the new plan and its bytes still hash
+to the recorded checksum; anything else is recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+from .errors import UsageError
+from .plan import InputFile, Partition
+from .schema import Column
+from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
+
+MANIFEST_NAME = "zeekflow-manifest.ndjson"
+FORMAT_VERSION = 1
+# TaskSpec fields that do not shape the output bytes (where shards go, how much is read at a time).
+_NOT_SHAPING = {"columns", "work_dir", "block_size"}
+
+
+def _jsonable(value: Any) -> Any:
+    """A JSON-comparable form of an option value (tuples become lists, dataclasses dicts)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return repr(value)
+
+
+def output_shaping(log_type: str, partition_size: int, columns: Sequence[Column], spec: TaskSpec) -> dict[str, Any]:
+    """The options that decide the output bytes, keyed by option name (``partition-size``, ``columns``...).
+
+    Every field of the task spec counts except where shards go, so an option added to the spec later is
+    covered without touching this module.
+    """
+    shaping: dict[str, Any] = {
+        "log-type": log_type,
+        "partition-size": partition_size,
+        "columns": [f"{c.name}:{c.zeek_type}" for c in columns],
+    }
+    for spec_field in dataclasses.fields(spec):
+        if spec_field.name not in _NOT_SHAPING:
+            shaping[spec_field.name.replace("_", "-")] = _jsonable(getattr(spec, spec_field.name))
+    return shaping
+
+
+def identity(inputs: Iterable[InputFile], shaping: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "zeekflow_manifest": FORMAT_VERSION,
+        "inputs": [{"path": s.path, "size": s.size, "mtime": s.mtime} for s in inputs],
+        "shaping": dict(shaping),
+    }
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        value = ",".join(str(v).split(":", 1)[0] for v in value)
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def identity_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """What differs between the interrupted run and this one, in words a user can act on."""
+    changes = []
+    old_inputs = {s["path"]: s for s in old.get("inputs", [])}
+    new_inputs = {s["path"]: s for s in new["inputs"]}
+    if list(old_inputs) != list(new_inputs):
+        changes.append(f"inputs changed (was {', '.join(old_inputs)}; now {', '.join(new_inputs)})")
+    for path, now in new_inputs.items():
+        was = old_inputs.get(path)
+        if was is None:
+            continue
+        if was["size"] != now["size"]:
+            changes.append(f"input {path} changed size ({was['size']:,} -> {now['size']:,} bytes)")
+        elif was["mtime"] != now["mtime"]:
+            changes.append(f"input {path} was modified since the interrupted run")
+    old_shaping, new_shaping = old.get("shaping", {}), new["shaping"]
+    for key in sorted(set(old_shaping) | set(new_shaping)):
+        if old_shaping.get(key) != new_shaping.get(key):
+            changes.append(
+                f"option --{key} changed (was {_describe(old_shaping.get(key))}, now {_describe(new_shaping.get(key))})"
+            )
+    return changes
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _shard_intact(work_dir: str, info: ShardInfo) -> bool:
+    """True when both shards exist and hash to what the task recorded (a torn or edited shard does not)."""
+    csv_path = os.path.join(work_dir, shard_name(info.index))
+    rejects_path = os.path.join(work_dir, rejects_shard_name(info.index))
+    try:
+        return (
+            os.path.getsize(csv_path) == info.bytes_out
+            and file_sha256(csv_path) == info.checksum
+            and file_sha256(rejects_path) == info.rejects_checksum
+        )
+    except OSError:
+        return False
+
+
+def _remove_shards(work_dir: str, index: int) -> None:
+    for name in (shard_name(index), rejects_shard_name(index)):
+        try:
+            os.unlink(os.path.join(work_dir, name))
+        except FileNotFoundError:
+            pass
+
+
+class Manifest:
+    """The journal of one run in ``work_dir``: start it fresh, or resume from it; then record each shard."""
+
+    def __init__(self, work_dir: str, run_identity: Mapping[str, Any], partitions: Sequence[Partition]) -> None:
+        self.work_dir = work_dir
+        self.path = os.path.join(work_dir, MANIFEST_NAME)
+        self.identity = dict(run_identity)
+        self.partitions = {p.index: p for p in partitions}
+
+    def start(self, reused: Iterable[ShardInfo] = ()) -> None:
+        """Write the identity line (and the records of reused shards) under a temp name, then rename."""
+        temporary = self.path + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(json.dumps(self.identity) + "\n")
+            for info in reused:
+                f.write(self._line(info))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+
+    def _line(self, info: ShardInfo) -> str:
+        partition = self.partitions[info.index]
+        record = {"partition": dataclasses.asdict(partition), "shard": dataclasses.asdict(info)}
+        return json.dumps(record) + "\n"
+
+    def record(self, info: ShardInfo) -> None:
+        """Append one finished shard. Opened and closed per record (one per partition, so cheap), the line
+        reaches the OS at once and survives the client process being killed."""
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(self._line(info))
+
+    def read(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The identity and shard records on disk; (None, []) when there is no manifest. A torn line is skipped."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return None, []
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # the line being written when the client died
+        if not records or records[0].get("zeekflow_manifest") != FORMAT_VERSION:
+            return None, []
+        return records[0], records[1:]
+
+    def resume(self) -> dict[int, ShardInfo]:
+        """Take over the intact shards of an interrupted run with the same identity and start the journal again.
+
+        Raises UsageError naming what changed when the inputs or output-shaping options differ. Shards that are
+        missing, torn, corrupt or not in the journal are removed and left for the run to recompute.
+        """
+        old, records = self.read()
+        if old is not None:
+            changes = identity_changes(old, self.identity)
+            if changes:
+                raise UsageError(
+                    f"--resume refused: {'; '.join(changes)}. Rerun without --resume to start over "
+                    f"(the shards in {self.work_dir} would be discarded)"
+                )
+        reused: dict[int, ShardInfo] = {}
+        for record in records:
+            try:
+                partition = Partition(**record["partition"])
+                info = ShardInfo(**record["shard"])
+            except (KeyError, TypeError):
+                continue
+            if self.partitions.get(partition.index) != partition or partition.index in reused:
+                continue
+            if _shard_intact(self.work_dir, info):
+                reused[info.index] = info
+        for index in self.partitions:
+            if index not in reused:
+                _remove_shards(self.work_dir, index)
+        self.start(reused[i] for i in sorted(reused))
+        return reused
