@@ -1,0 +1,89 @@
+"""What a notebook needs around a conversion: a cluster to use, its dashboard as a link, live progress.
+
+Kept here (not in the notebooks) so a user's own notebook gets the same behaviour with three calls.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from distributed import Client, LocalCluster
+
+from ..cluster import dashboard_link
+from ..progress import Progress, Reporter, format_progress
+
+
+def connect(scheduler: str | None = None, workers: int = 2) -> Client:
+    """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` single-threaded
+    processes listening on loopback (dashboard on a free port). ``close(client)`` ends what was started."""
+    if scheduler:
+        return Client(scheduler, timeout=30)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    return Client(cluster)
+
+
+def close(client: Client) -> None:
+    """Close the client, and the LocalCluster if ``connect`` started one."""
+    cluster = client.cluster if isinstance(client.cluster, LocalCluster) else None
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def dashboard_html(link: str | None) -> str:
+    """The dashboard as a clickable link (or why there is none)."""
+    if not link:
+        return "<p>No dashboard: the scheduler does not serve one (bokeh missing there?).</p>"
+    safe = html.escape(link, quote=True)
+    return f'<p>Dask dashboard: <a href="{safe}" target="_blank">{safe}</a></p>'
+
+
+def show_dashboard(client: Client):
+    """Display the cluster's dashboard link in the notebook; returns the IPython HTML object."""
+    from IPython.display import HTML, display
+
+    shown = HTML(dashboard_html(dashboard_link(client)))
+    display(shown)
+    return shown
+
+
+def progress_html(state: Progress) -> str:
+    done = state.bytes_done if state.bytes_total else 1
+    total = state.bytes_total or 1
+    return (f'<progress value="{done}" max="{total}" style="width: 60%"></progress>'
+            f"<pre>{html.escape(format_progress(state))}</pre>")
+
+
+class NotebookReporter(Reporter):
+    """Shows the dashboard link once and one progress bar updated in place as partitions finish."""
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        from IPython.display import HTML, display
+
+        self._HTML = HTML
+        self._display = display
+        self._handle = None
+        self.interval_s = interval_s
+        self._last = 0.0
+        self.last_state: Progress | None = None
+
+    def cluster_ready(self, dashboard: str | None, workers: int) -> None:
+        self._display(self._HTML(f"<p>{workers} worker(s)</p>{dashboard_html(dashboard)}"))
+        self._handle = self._display(self._HTML("<pre>starting...</pre>"), display_id=True)
+
+    def progress(self, state: Progress) -> None:
+        import time
+
+        self.last_state = state
+        now = time.monotonic()
+        if now - self._last < self.interval_s and state.partitions_done < state.partitions_total:
+            return
+        self._last = now
+        if self._handle is not None:
+            self._handle.update(self._HTML(progress_html(state)))
+
+    def finished(self) -> None:
+        if self._handle is not None and self.last_state is not None:
+            self._handle.update(self._HTML(progress_html(self.last_state)))
