@@ -10,11 +10,12 @@ DEMO_LINES ?= 3000000
 DEMO_DIR ?= data
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test clean
+.PHONY: help install demo test notebook clean
 
 help:
 	@echo "make demo    generate a $(DEMO_LINES)-line conn.log and convert it (DEMO_LINES=... to change)"
 	@echo "make test    run the test suite"
+	@echo "make notebook  open the notebooks in JupyterLab, in the project's environment"
 	@echo "make clean   remove the virtual environment and generated data"
 
 $(STAMP): pyproject.toml
@@ -35,6 +36,13 @@ demo: $(DEMO_DIR)/demo-conn-$(DEMO_LINES).ndjson
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.notebook-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[notebook]'
+	touch $@
+
+notebook: $(VENV)/.notebook-installed
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

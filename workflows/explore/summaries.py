@@ -116,7 +116,7 @@ def traffic_over_time(frame: dd.DataFrame, interval_s: float | None = None, max_
     return table
 
 
-LONGEST_COLUMNS = ["ts", "uid", ORIG_H, "id.orig_p", RESP_H, RESP_P, "proto", "service", "duration",
+LONGEST_COLUMNS = ["ts", "time", "uid", ORIG_H, "id.orig_p", RESP_H, RESP_P, "proto", "service", "duration",
                    "orig_bytes", "resp_bytes", "conn_state"]
 
 
