@@ -39,6 +39,12 @@ def open_gate(path: str) -> None:
     open(gate_paths(path)[1], "w").close()
 
 
+def remove_gate(path: str) -> None:
+    for sidecar in gate_paths(path):
+        if os.path.exists(sidecar):
+            os.unlink(sidecar)
+
+
 class GatedFile(LocalFileOpener):
     _checked = False
 

@@ -61,6 +61,11 @@ def gated_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen
     return start([sys.executable, str(GATEDFS), *args], env={**preload, **(env or {})})
 
 
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``python -m workflows ARGS`` as a real process with extra environment; (exit code, stdout, stderr)."""
+    return finish(start([sys.executable, "-m", "workflows", *args], env=env))
+
+
 def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -75,3 +80,70 @@ def shard_records(manifest: Path) -> int:
         return max(0, len(manifest.read_text().splitlines()) - 1)
     except FileNotFoundError:
         return 0
+
+
+CLUSTER = REPO / "cluster"
+
+
+class ScriptCluster:
+    """A real scheduler and worker processes started through cluster/scheduler.sh and cluster/worker.sh.
+
+    Each process is in a session of its own, so a test can SIGKILL one worker (nanny and worker process, as a
+    lost node) and ``close`` always cleans up everything, even after a failure. Logs go to ``log_dir``.
+    """
+
+    def __init__(self, log_dir: Path, host: str = "127.0.0.1", protocol: str = "tcp",
+                 tls: list[str] | None = None) -> None:
+        self.log_dir = log_dir
+        self.host = host
+        self.port = free_port(host)
+        self.dashboard_port = free_port(host)
+        self.address = f"{protocol}://{host}:{self.port}"
+        self.tls = tls or []
+        self.scheduler: subprocess.Popen | None = None
+        self.workers: dict[str, subprocess.Popen] = {}
+        # The scripts run `dask` from PATH: the one of the environment running the tests.
+        self.env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def _start(self, args: list[str], log_name: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        with open(self.log_dir / log_name, "ab") as log:
+            return subprocess.Popen(args, env={**os.environ, **self.env, **(env or {})}, cwd=self.log_dir,
+                                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / name).read_text(errors="replace")[-3000:]
+
+    def start_scheduler(self) -> None:
+        protocol = ["--protocol", "tls"] if self.address.startswith("tls://") else []
+        self.scheduler = self._start(
+            ["bash", str(CLUSTER / "scheduler.sh"), "--host", self.host, "--port", str(self.port),
+             "--dashboard-address", f"{self.host}:{self.dashboard_port}", *protocol, *self.tls], "scheduler.log")
+        try:
+            wait_for("the scheduler to listen", lambda: _listening(self.host, self.port), proc=self.scheduler)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.log('scheduler.log')}") from None
+
+    def start_worker(self, name: str, prefix: list[str] | None = None, env: dict[str, str] | None = None,
+                     extra: list[str] | None = None) -> None:
+        """One `dask worker` (a nanny and one single-threaded worker process), able to read gated:// inputs."""
+        self.workers[name] = self._start(
+            [*(prefix or []), "bash", str(CLUSTER / "worker.sh"), self.address, "--nworkers", "1", "--name", name,
+             "--preload", str(GATEDFS), *self.tls, *(extra or [])], f"worker-{name}.log", env)
+
+    def kill_worker(self, name: str) -> None:
+        kill_group(self.workers.pop(name))
+
+    def close(self) -> None:
+        for proc in [*self.workers.values(), self.scheduler]:
+            if proc is not None:
+                kill_group(proc)
+        self.workers.clear()
+        self.scheduler = None
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import dask
 from dask.utils import parse_timedelta
@@ -87,6 +87,26 @@ def open_client(
             yield client
     finally:
         cluster.close()
+
+
+def unknown_config_keys(config: Mapping[str, Any]) -> list[str]:
+    """Dotted keys of ``config`` that Dask does not define (a typo there would be silently ignored)."""
+    import distributed  # noqa: F401  (registers distributed's defaults with dask.config)
+
+    defaults = dask.config.merge(*dask.config.defaults)
+    unknown = []
+
+    def walk(node: Mapping[str, Any], known: Mapping[str, Any], path: str) -> None:
+        for key, value in node.items():
+            name = f"{path}.{key}" if path else str(key)
+            canonical = str(key).replace("_", "-")
+            if canonical not in known and key not in known:
+                unknown.append(name)
+            elif isinstance(value, Mapping) and isinstance(known.get(canonical, known.get(key)), Mapping):
+                walk(value, known.get(canonical, known.get(key)), name)
+
+    walk(config, defaults, "")
+    return unknown
 
 
 def worker_count(client: Client) -> int:
