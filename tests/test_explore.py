@@ -31,7 +31,7 @@ from workflows.explore import (
     traffic_over_time,
 )
 from workflows.explore import plots
-from workflows.explore.memory import current_rss_bytes, peak_rss_bytes
+from workflows.explore.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from workflows.explore.notebook import dashboard_html, progress_html
 from workflows.progress import Progress
 
@@ -323,3 +323,12 @@ def test_peak_rss_is_a_high_water_mark() -> None:
     assert current >= len(block)
     # The kernel updates the high-water mark lazily (a page or so behind), and it counts in bytes, not KiB.
     assert peak_rss_bytes() >= 0.95 * current
+
+
+def test_the_high_water_mark_can_start_again() -> None:
+    block = bytearray(128 * 2**20)
+    del block  # a block this big is its own mapping: freeing it gives the memory back at once
+    high = peak_rss_bytes()
+    if not reset_peak_rss():
+        pytest.skip("this OS cannot reset the peak resident set size")
+    assert peak_rss_bytes() < high - 64 * 2**20

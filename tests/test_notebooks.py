@@ -49,6 +49,11 @@ def tagged_text(notebook: nbformat.NotebookNode, tag: str) -> str:
     return "".join(o.get("text", "") for o in cells[0].outputs if o.output_type == "stream")
 
 
+def html_outputs(notebook: nbformat.NotebookNode) -> str:
+    return "".join(o.get("data", {}).get("text/html", "") for c in notebook.cells if c.cell_type == "code"
+                   for o in c.outputs)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """One LocalCluster for the notebooks that join a running scheduler (the default path starts its own)."""
@@ -79,6 +84,10 @@ def test_explore_notebook_on_a_generated_capture(tmp_path) -> None:
     # The generator plants scanners in 203.0.113.0/24 (TEST-NET-3); the notebook must find one.
     assert "most scan-like source: 203.0.113." in tagged_text(notebook, "scan-like-sources")
     assert (tmp_path / "sample-conn-6000.csv").exists()
+    shown = html_outputs(notebook)
+    assert re.search(r'<a href="http://127\.0\.0\.1:\d+/status" target="_blank">', shown)  # the dashboard
+    bar = re.search(r'<progress value="(\d+)" max="(\d+)"', shown)  # updated in place to the end
+    assert bar and bar.group(1) == bar.group(2) == str((tmp_path / "sample-conn-6000.ndjson").stat().st_size)
 
 
 @pytest.mark.cluster

@@ -40,13 +40,11 @@ def dashboard_html(link: str | None) -> str:
     return f'<p>Dask dashboard: <a href="{safe}" target="_blank">{safe}</a></p>'
 
 
-def show_dashboard(client: Client):
-    """Display the cluster's dashboard link in the notebook; returns the IPython HTML object."""
+def show_dashboard(client: Client) -> None:
+    """Display the cluster's dashboard link in the notebook, as a link."""
     from IPython.display import HTML, display
 
-    shown = HTML(dashboard_html(dashboard_link(client)))
-    display(shown)
-    return shown
+    display(HTML(dashboard_html(dashboard_link(client))))
 
 
 def progress_html(state: Progress) -> str:
