@@ -3,10 +3,13 @@ worker. Inputs go through ``gated://`` (tests/gatedfs.py) so "mid-run" is a stat
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import dask
 import pytest
@@ -16,6 +19,7 @@ from distributed import Client
 from workflows.cluster import unknown_config_keys
 from workflows.manifest import MANIFEST_NAME
 
+from .browser import chromium, screenshot
 from .gatedfs import close_gate, open_gate, remove_gate
 from .procs import CLUSTER, ScriptCluster, finish, gated_cli, shard_records, wait_for
 
@@ -113,15 +117,26 @@ def _fetch(url: str) -> tuple[int, str]:
         return response.status, response.read().decode("utf-8", "replace")
 
 
-def test_dashboard_and_metrics_show_the_run(cluster: ScriptCluster, capture, tmp_path: Path) -> None:
-    source, reference = capture
-    output = tmp_path / "conn.csv"
+@contextmanager
+def held_run(cluster: ScriptCluster, source: Path, reference: Path, output: Path) -> Iterator[None]:
+    """A conversion on ``cluster`` held mid-run (the first partitions done, the rest at the gate) for the
+    body of the ``with``; then the gate opens and the run must finish with the reference output."""
     close_gate(str(source), GATE_AT * PARTITION)
     try:
         client = _convert(source, output, "--scheduler", cluster.address)
         manifest = Path(f"{output}.parts") / MANIFEST_NAME
         wait_for(f"{GATE_AT} finished shards", lambda: shard_records(manifest) >= GATE_AT, proc=client)
+        yield
+        open_gate(str(source))
+        code, _, err = finish(client)
+    finally:
+        remove_gate(str(source))
+    assert code == 0, err
+    assert _same_output(output, reference)
 
+
+def test_dashboard_and_metrics_show_the_run(cluster: ScriptCluster, capture, tmp_path: Path) -> None:
+    with held_run(cluster, *capture, tmp_path / "conn.csv"):
         base = f"http://127.0.0.1:{cluster.dashboard_port}"
         status, page = _fetch(f"{base}/status")
         assert status == 200 and "Dask" in page
@@ -131,12 +146,28 @@ def test_dashboard_and_metrics_show_the_run(cluster: ScriptCluster, capture, tmp
         assert any(line.startswith("dask_scheduler_prefix_state_totals") and 'state="memory"' in line
                    for line in ours), metrics[:2000]
 
-        open_gate(str(source))
-        code, _, err = finish(client)
-    finally:
-        remove_gate(str(source))
-    assert code == 0, err
-    assert _same_output(output, reference)
+
+# True once the status page's plots hold data naming zeekflow's task prefix (the progress bars, the stream).
+SHOWS_ZEEKFLOW = """(() => {
+  if (typeof Bokeh === 'undefined' || !Bokeh.documents.length) return false;
+  return [...Bokeh.documents[0].all_models].some(model => {
+    const data = model.data instanceof Map ? Object.fromEntries(model.data) : model.data;
+    return data !== undefined && JSON.stringify(data).includes('zeekflow-convert');
+  });
+})()"""
+
+
+def test_dashboard_screenshot_shows_the_run(cluster: ScriptCluster, capture, tmp_path: Path) -> None:
+    if chromium() is None:
+        pytest.skip("no chromium for a headless screenshot (Debian package `chromium`)")
+    from PIL import Image  # bokeh's own dependency
+
+    with held_run(cluster, *capture, tmp_path / "conn.csv"):
+        png = screenshot(f"http://127.0.0.1:{cluster.dashboard_port}/status", SHOWS_ZEEKFLOW)
+    (tmp_path / "status.png").write_bytes(png)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.width == 1400
+    assert len(image.getcolors(2**20)) > 100  # plots drawn, not a blank page
 
 
 def test_worker_killed_mid_run(capture, tmp_path: Path) -> None:
