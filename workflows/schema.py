@@ -7,6 +7,7 @@ about the columns; the column list and each column's type come from this table i
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 
@@ -132,7 +133,167 @@ CONN = LogSchema(
     ),
 )
 
-SCHEMAS: dict[str, LogSchema] = {"conn": CONN}
+# The connection 4-tuple every log with a ``conn_id`` column writes, and the 8.0+ context fields that the
+# conn_key policy scripts (``policy/frameworks/conn_key/vlan_fivetuple.zeek``) add to it.
+_CONN_ID = "id.orig_h:addr id.orig_p:port id.resp_h:addr id.resp_p:port"
+_CONN_ID_CTX = "id.ctx.vlan:int id.ctx.inner_vlan:int"
+
+DNS = LogSchema(
+    name="dns",
+    source="zeek/scripts/base/protocols/dns/main.zeek (Zeek 6.0 - 8.x); auth/addl from "
+    "policy/protocols/dns/auth-addl.zeek; original_query from policy/protocols/dns/log-original-query.zeek",
+    columns=_cols(
+        f"""
+        ts:time uid:string {_CONN_ID} proto:enum trans_id:count rtt:interval query:string qclass:count
+        qclass_name:string qtype:count qtype_name:string rcode:count rcode_name:string AA:bool TC:bool RD:bool
+        RA:bool Z:count answers:vector[string] TTLs:vector[interval] rejected:bool
+        """
+    ),
+    optional=_cols(f"{_CONN_ID_CTX} auth:set[string] addl:set[string] original_query:string"),
+)
+
+HTTP = LogSchema(
+    name="http",
+    source="zeek/scripts/base/protocols/http/main.zeek and entities.zeek (Zeek 6.0 - 8.x); header names from "
+    "policy/protocols/http/header-names.zeek; cookie_vars/uri_vars from var-extraction-cookies/-uri.zeek",
+    columns=_cols(
+        f"""
+        ts:time uid:string {_CONN_ID} trans_depth:count method:string host:string uri:string
+        referrer:string version:string user_agent:string origin:string request_body_len:count
+        response_body_len:count status_code:count status_msg:string info_code:count info_msg:string
+        tags:set[enum] username:string password:string proxied:set[string] orig_fuids:vector[string]
+        orig_filenames:vector[string] orig_mime_types:vector[string] resp_fuids:vector[string]
+        resp_filenames:vector[string] resp_mime_types:vector[string]
+        """
+    ),
+    optional=_cols(
+        f"""
+        {_CONN_ID_CTX} client_header_names:vector[string] server_header_names:vector[string]
+        cookie_vars:vector[string] uri_vars:vector[string]
+        """
+    ),
+)
+
+SSL = LogSchema(
+    name="ssl",
+    source="zeek/scripts/base/protocols/ssl/main.zeek and files.zeek (Zeek 6.0 - 8.x); optional columns from "
+    "policy/protocols/ssl/validate-certs.zeek, validate-ocsp.zeek, validate-sct.zeek, ssl-log-ext.zeek and "
+    "the subject/issuer/fuid columns of Zeek < 6 (policy/protocols/ssl/log-certs-base64.zeek era)",
+    columns=_cols(
+        f"""
+        ts:time uid:string {_CONN_ID} version:string cipher:string curve:string server_name:string
+        resumed:bool last_alert:string next_protocol:string established:bool ssl_history:string
+        cert_chain_fps:vector[string] client_cert_chain_fps:vector[string] sni_matches_cert:bool
+        """
+    ),
+    optional=_cols(
+        f"""
+        {_CONN_ID_CTX} validation_status:string ocsp_status:string valid_ct_logs:count
+        valid_ct_operators:count valid_ct_operators_list:set[string]
+        cert_chain_fuids:vector[string] client_cert_chain_fuids:vector[string] subject:string issuer:string
+        client_subject:string client_issuer:string
+        server_version:count client_version:count client_ciphers:vector[count] ssl_client_exts:vector[count]
+        ssl_server_exts:vector[count] ticket_lifetime_hint:count dh_param_size:count
+        point_formats:vector[count] client_curves:vector[count] orig_alpn:vector[string]
+        client_supported_versions:vector[count] server_supported_version:count
+        psk_key_exchange_modes:vector[count] client_key_share_groups:vector[count]
+        server_key_share_group:count client_comp_methods:vector[count] comp_method:count
+        sigalgs:vector[count] hashalgs:vector[count]
+        """
+    ),
+)
+
+FILES = LogSchema(
+    name="files",
+    source="zeek/scripts/base/frameworks/files/main.zeek and base/files/hash/main.zeek (Zeek 6.0 - 8.x); "
+    "extracted* from base/files/extract/main.zeek, entropy from policy/frameworks/files/entropy-test-all-files.zeek; "
+    "tx_hosts/rx_hosts/conn_uids are the columns of Zeek < 5.1",
+    columns=_cols(
+        f"""
+        ts:time fuid:string uid:string {_CONN_ID} source:string depth:count analyzers:set[string]
+        mime_type:string filename:string duration:interval local_orig:bool is_orig:bool seen_bytes:count
+        total_bytes:count missing_bytes:count overflow_bytes:count timedout:bool parent_fuid:string
+        md5:string sha1:string sha256:string
+        """
+    ),
+    optional=_cols(
+        f"""
+        {_CONN_ID_CTX} extracted:string extracted_cutoff:bool extracted_size:count entropy:double
+        tx_hosts:set[addr] rx_hosts:set[addr] conn_uids:set[string]
+        """
+    ),
+)
+
+NOTICE = LogSchema(
+    name="notice",
+    source="zeek/scripts/base/frameworks/notice/main.zeek; remote_location.* from "
+    "base/frameworks/notice/actions/add-geodata.zeek; dropped from actions/drop.zeek (Zeek 6.0 - 8.x)",
+    columns=_cols(
+        f"""
+        ts:time uid:string {_CONN_ID} fuid:string file_mime_type:string file_desc:string proto:enum
+        note:enum msg:string sub:string src:addr dst:addr p:port n:count peer_descr:string
+        actions:set[enum] email_dest:set[string] suppress_for:interval remote_location.country_code:string
+        remote_location.region:string remote_location.city:string remote_location.latitude:double
+        remote_location.longitude:double
+        """
+    ),
+    optional=_cols(f"{_CONN_ID_CTX} dropped:bool"),
+)
+
+WEIRD = LogSchema(
+    name="weird",
+    source="zeek/scripts/base/frameworks/notice/weird.zeek (Zeek 6.0 - 8.x)",
+    columns=_cols(f"ts:time uid:string {_CONN_ID} name:string addl:string notice:bool peer:string source:string"),
+    optional=_cols(_CONN_ID_CTX),
+)
+
+X509 = LogSchema(
+    name="x509",
+    source="zeek/scripts/base/files/x509/main.zeek and the X509::Certificate record of base/init-bare.zeek "
+    "(Zeek 6.0 - 8.x); id is the file id column of Zeek < 5.0",
+    columns=_cols(
+        """
+        ts:time fingerprint:string certificate.version:count certificate.serial:string
+        certificate.subject:string certificate.issuer:string certificate.not_valid_before:time
+        certificate.not_valid_after:time certificate.key_alg:string certificate.sig_alg:string
+        certificate.key_type:string certificate.key_length:count certificate.exponent:string
+        certificate.curve:string san.dns:vector[string] san.uri:vector[string] san.email:vector[string]
+        san.ip:vector[addr] basic_constraints.ca:bool basic_constraints.path_len:count host_cert:bool
+        client_cert:bool
+        """
+    ),
+    optional=_cols("certificate.cn:string certificate.tbs_sig_alg:string id:string"),
+)
+
+# Two more logs of the reference samples (brimdata/zed-sample-data, Zeek 6.2).
+NTP = LogSchema(
+    name="ntp",
+    source="zeek/scripts/base/protocols/ntp/main.zeek (Zeek 6.0 - 8.x)",
+    columns=_cols(
+        f"""
+        ts:time uid:string {_CONN_ID} version:count mode:count stratum:count poll:interval
+        precision:interval root_delay:interval root_disp:interval ref_id:string ref_time:time
+        org_time:time rec_time:time xmt_time:time num_exts:count
+        """
+    ),
+    optional=_cols(_CONN_ID_CTX),
+)
+
+ANALYZER = LogSchema(
+    name="analyzer",
+    source="zeek/scripts/base/frameworks/analyzer/logging.zeek (Zeek 6.1 - 8.x)",
+    columns=_cols(
+        f"""
+        ts:time cause:string analyzer_kind:string analyzer_name:string uid:string fuid:string
+        {_CONN_ID} failure_reason:string failure_data:string
+        """
+    ),
+    optional=_cols(_CONN_ID_CTX),
+)
+
+SCHEMAS: dict[str, LogSchema] = {
+    schema.name: schema for schema in (CONN, DNS, HTTP, SSL, FILES, NOTICE, WEIRD, X509, NTP, ANALYZER)
+}
 
 
 def get_schema(log_type: str) -> LogSchema:
@@ -140,3 +301,16 @@ def get_schema(log_type: str) -> LogSchema:
         return SCHEMAS[log_type]
     except KeyError:
         raise ValueError(f"unknown log type {log_type!r}; known: {', '.join(SCHEMAS)}") from None
+
+
+_NAME_TOKENS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def log_type_from_name(path: str) -> str | None:
+    """The log type a file name announces (``conn.log``, ``conn.00:00:00-01:00:00.log.gz``,
+    ``sdft_002_portscan_conn.ndjson``): the first known log type among the name's words, or None."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    for token in _NAME_TOKENS.split(name):
+        if token in SCHEMAS:
+            return token
+    return None
