@@ -15,8 +15,10 @@ from . import __version__
 from .convert import convert as run_convert
 from .errors import UsageError, ZeekflowError
 from .generate import generate_capture
-from .options import DEFAULT_WINDOW, ConvertOptions, parse_size
+from .normalize import TS_FORMATS
+from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, ConvertOptions, parse_size
 from .progress import TerminalReporter
+from .schema import SCHEMAS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -59,6 +61,15 @@ def cli() -> None:
               help="Fail (exit 1, no output) once more than N lines are rejected.")
 @click.option("--columns", callback=_columns, metavar="LIST",
               help="Comma-separated columns to write, in that order (default: the log type's schema).")
+@click.option("--log-type", type=click.Choice(sorted(SCHEMAS)), metavar="TYPE",
+              help="Log type (default: from #path, _path or the file name): " + ", ".join(SCHEMAS) + ".")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format (default: parquet when OUTPUT ends in .parquet, else csv).")
+@click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
+@click.option("--ts-format", type=click.Choice(TS_FORMATS),
+              help="Write every time column as epoch seconds, ISO 8601 or integer milliseconds.")
+@click.option("--csv-safe", is_flag=True,
+              help="Prefix ' to text fields starting with = + - @ TAB or CR (changes the data).")
 @click.option("--summary-json", metavar="PATH", help="Write the run summary as JSON.")
 @click.option("--no-progress", is_flag=True, help="No live progress line on stderr.")
 @click.option("--resume", is_flag=True, help="Reuse the finished shards of an interrupted run (same inputs and options).")
@@ -67,14 +78,16 @@ def cli() -> None:
 @click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, window: int,
             partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
-            columns: list[str] | None, summary_json: str | None, no_progress: bool, resume: bool,
+            columns: list[str] | None, log_type: str | None, output_format: str | None, single_file: bool,
+            ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None) -> None:
-    """Convert Zeek NDJSON logs into one normalized CSV file."""
+    """Convert Zeek logs (NDJSON or TSV, plain or compressed) into one CSV file or a Parquet dataset."""
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, window=window,
         partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
-        columns=columns, summary_json=summary_json, resume=resume, tls_ca=tls_ca, tls_cert=tls_cert,
-        tls_key=tls_key,
+        columns=columns, log_type=log_type, output_format=output_format, single_file=single_file,
+        ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
+        tls_cert=tls_cert, tls_key=tls_key,
     )
     reporter = TerminalReporter(sys.stderr, live=False if no_progress else None)
     summary = run_convert(options, reporter)

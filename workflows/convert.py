@@ -13,6 +13,7 @@ from dask.base import tokenize
 from .cluster import check_workers_see, dashboard_link, open_client, tls_security, worker_count
 from .concat import concatenate
 from .errors import RunFailed, TooManyRejects, UsageError
+from .inputs import expand_inputs, recognise
 from .manifest import MANIFEST_NAME, Manifest, identity, output_shaping
 from .options import ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
@@ -32,6 +33,8 @@ class Job:
     inputs: tuple[InputFile, ...]
     columns: tuple[Column, ...]
     partitions: tuple[Partition, ...]
+    log_type: str = "conn"
+    tsv_inputs: tuple[str, ...] = ()
 
     @property
     def input_bytes(self) -> int:
@@ -39,7 +42,11 @@ class Job:
 
     @property
     def spec(self) -> TaskSpec:
-        return TaskSpec(columns=self.columns, work_dir=os.path.abspath(self.options.work_dir))
+        return TaskSpec(
+            columns=self.columns, work_dir=os.path.abspath(self.options.work_dir), tsv_inputs=self.tsv_inputs,
+            ts_format=self.options.ts_format, csv_safe=self.options.csv_safe,
+            output_format=self.options.output_format,
+        )
 
     @property
     def run_token(self) -> str:
@@ -47,7 +54,7 @@ class Job:
         return tokenize(self.inputs, self.columns, self.options.partition_size, self.spec)
 
     def manifest(self) -> Manifest:
-        shaping = output_shaping(self.options.log_type, self.options.partition_size, self.columns, self.spec)
+        shaping = output_shaping(self.log_type, self.options.partition_size, self.columns, self.spec)
         return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
 
     def header(self) -> bytes:
@@ -66,7 +73,7 @@ def prepare(options: ConvertOptions) -> Job:
     """Validate options and files and plan the partitions, reading no data. Raises UsageError."""
     options.validate()
     inputs = []
-    for path in options.inputs:
+    for path in expand_inputs(options.inputs):
         try:
             inputs.append(stat_input(path))
         except FileNotFoundError:
@@ -78,11 +85,12 @@ def prepare(options: ConvertOptions) -> Job:
         if "://" not in path and not os.access(path, os.R_OK):
             raise UsageError(f"input {path} is not readable")
 
+    paths = [source.path for source in inputs]
     outputs = {"output": options.output, "rejects file": options.rejects, "work dir": options.work_dir}
     if options.summary_json:
         outputs["summary JSON"] = options.summary_json
     for what, path in outputs.items():
-        for source in options.inputs:
+        for source in paths:
             if same_file(path, source):
                 raise UsageError(f"the {what} {path} is the input {source}; choose another name")
     names = list(outputs.items())
@@ -98,15 +106,17 @@ def prepare(options: ConvertOptions) -> Job:
         raise UsageError(f"work dir {options.work_dir} exists and is not a directory")
     _writable_dir(options.work_dir, "work dir parent")
 
+    recognised = recognise(paths, options.log_type)
     try:
-        columns = get_schema(options.log_type).select(options.columns)
+        columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
     partitions = plan_partitions(inputs, options.partition_size)
-    return Job(options, tuple(inputs), columns, tuple(partitions))
+    return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs)
 
 
-_SHARD_PATTERNS = ("part-*.csv", "part-*.rejects.ndjson", "part-*.tmp-*", MANIFEST_NAME, MANIFEST_NAME + ".tmp")
+_SHARD_PATTERNS = ("part-*.csv", "part-*.parquet", "part-*.rejects.ndjson", "part-*.tmp-*", MANIFEST_NAME,
+                   MANIFEST_NAME + ".tmp")
 
 
 def _clear_shards(work_dir: str) -> None:
@@ -209,7 +219,13 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
     order = sorted(totals.infos)
     if len(order) != len(job.partitions):
         raise RunFailed(f"{len(job.partitions) - len(order)} partitions did not report; the output was not written")
-    output_bytes = concatenate([os.path.join(work_dir, shard_name(i)) for i in order], options.output, job.header())
+    shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in order]
+    if options.output_format == "parquet":
+        from .parquet import finish_parquet
+
+        output_bytes = finish_parquet(shards, options.output, job.columns, options.single_file)
+    else:
+        output_bytes = concatenate(shards, options.output, job.header())
     concatenate([os.path.join(work_dir, rejects_shard_name(i)) for i in order], options.rejects)
     _remove_work_dir(work_dir)
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from dask.utils import parse_bytes
 
 from .errors import UsageError
+from .normalize import TS_FORMATS
 
 DEFAULT_WINDOW = 64
 DEFAULT_PARTITION_SIZE = 64 * 2**20
-DEFAULT_LOG_TYPE = "conn"
+OUTPUT_FORMATS = ("csv", "parquet")
 
 
 def parse_size(text: str | int) -> int:
@@ -42,7 +43,11 @@ class ConvertOptions:
     rejects: str | None = None
     max_errors: int | None = None
     columns: list[str] | None = None
-    log_type: str = DEFAULT_LOG_TYPE
+    log_type: str | None = None  # None: detected from #path, _path or the file name
+    ts_format: str | None = None  # None: time values as the input wrote them
+    csv_safe: bool = False
+    output_format: str | None = None  # None: parquet when OUTPUT ends in .parquet, else csv
+    single_file: bool = False  # Parquet: one file instead of a dataset folder
     resume: bool = False
     summary_json: str | None = None
     retries: int = 2
@@ -59,6 +64,8 @@ class ConvertOptions:
             self.rejects = self.output + ".rejects.ndjson"
         if isinstance(self.partition_size, str):
             self.partition_size = parse_size(self.partition_size)
+        if self.output_format is None:
+            self.output_format = "parquet" if self.output.endswith(".parquet") else "csv"
 
     def validate(self) -> None:
         """Check option values (not the files): raises UsageError naming the option and the fix."""
@@ -71,5 +78,14 @@ class ConvertOptions:
                 raise UsageError(f"{name} must be at least {least}, got {value}")
         if self.scheduler is not None and self.workers is not None:
             raise UsageError("--workers sizes the embedded LocalCluster; it cannot be used with --scheduler")
-        if os.path.isdir(self.output):
+        if self.output_format not in OUTPUT_FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}")
+        if self.ts_format is not None and self.ts_format not in TS_FORMATS:
+            raise UsageError(f"--ts-format must be one of {', '.join(TS_FORMATS)}, got {self.ts_format!r}")
+        if self.output_format == "parquet" and (self.csv_safe or self.ts_format):
+            raise UsageError("--csv-safe and --ts-format shape CSV text; Parquet stores typed values "
+                             "(time as timestamp[us, UTC]), so they do not apply")
+        if self.single_file and self.output_format != "parquet":
+            raise UsageError("--single-file applies to Parquet output only")
+        if os.path.isdir(self.output) and self.output_format != "parquet":
             raise UsageError(f"output {self.output} is a directory; give a file name such as {self.output}/conn.csv")

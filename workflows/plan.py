@@ -15,6 +15,8 @@ from typing import Iterator
 import fsspec
 from fsspec.utils import seek_delimiter
 
+from .inputs import compression_of, open_input
+
 NEWLINE = b"\n"
 # How much of a range a worker converts at a time: big enough to amortise per-block work, small enough
 # that parsed records of one block stay a few tens of MB.
@@ -58,6 +60,10 @@ def plan_partitions(inputs: list[InputFile], partition_size: int) -> list[Partit
         raise ValueError("partition size must be at least 1 byte")
     partitions: list[Partition] = []
     for source in inputs:
+        if compression_of(source.path):
+            # A compressed stream cannot be cut by byte ranges: the whole file is one partition.
+            partitions.append(Partition(len(partitions), source.path, 0, source.size))
+            continue
         for offset in range(0, source.size, partition_size):
             length = min(partition_size, source.size - offset)
             partitions.append(Partition(len(partitions), source.path, offset, length))
@@ -81,7 +87,13 @@ def iter_range_blocks(
     Memory stays at about ``block_size`` plus the longest line, whatever the range length.
 
     >>> # file "a\\nbb\\nccc\\n": range (0, 2) -> "a\\nbb\\n", range (2, 2) -> "", range (4, 4) -> "ccc\\n"
+
+    A compressed input is one range: its decompressed lines, with offsets in the decompressed stream.
     """
+    if compression_of(path):
+        with open_input(path) as f:
+            yield from _stream_blocks(f, block_size)
+        return
     with fsspec.open(path, "rb") as f:
         start = _line_boundary(f, offset)
         end = _line_boundary(f, offset + length)
@@ -110,6 +122,26 @@ def iter_range_blocks(
             position += len(data)
         if carry:
             yield position, carry
+
+
+def _stream_blocks(f, block_size: int) -> Iterator[tuple[int, bytes]]:
+    """Whole-line blocks of a stream read from its start (the last one may lack its newline)."""
+    position = 0
+    carry = b""
+    while True:
+        chunk = f.read(block_size)
+        if not chunk:
+            break
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(NEWLINE) + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield position, data[:cut]
+        position += cut
+    if carry:
+        yield position, carry
 
 
 def same_file(a: str, b: str) -> bool:

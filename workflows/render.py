@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import accumulate, chain
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
@@ -84,6 +84,10 @@ class _Rejects:
     def to_bytes(self) -> bytes:
         self.records.sort(key=lambda item: item[0])
         return b"".join(record for _, record in self.records)
+
+
+# Other input formats (TSV) collect their rejects the same way.
+RejectCollector = _Rejects
 
 
 def json_type_name(value: Any) -> str:
@@ -181,9 +185,17 @@ def _render_column(column: Column, values: list[Any]) -> list[str]:
 class BlockConverter:
     """Converts blocks of one input to CSV rows for a fixed list of output columns."""
 
-    def __init__(self, columns: Sequence[Column], input_name: str) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        input_name: str,
+        transforms: Mapping[int, Callable[[list[Any]], list[Any]]] | None = None,
+    ) -> None:
+        """``transforms`` maps a column position to a function applied to that column's checked values
+        before rendering (``--ts-format``, ``--csv-safe``; see normalize.py)."""
         if not columns:
             raise ValueError("at least one output column is needed")
+        self.transforms = dict(transforms or {})
         self.columns = tuple(columns)
         self.names = tuple(c.name for c in columns)
         self.name_set = frozenset(self.names)
@@ -319,13 +331,25 @@ class BlockConverter:
             values = [[r.get(name) for r in records] for name in self.names]
 
         self._count_dropped(records, values, dropped)
+        return self._emit(values), line_index
+
+    def render_records(
+        self, records: list[dict], line_index: Sequence[int], rejects: "RejectCollector", dropped: Counter
+    ) -> tuple[str, Sequence[int]]:
+        """Render already parsed records (from any input format) exactly as parsed JSON lines are rendered."""
+        return self._render(records, line_index, rejects, dropped)
+
+    def _emit(self, values: list[list[Any]]) -> str:
+        """Checked column values to CSV rows; subclasses may collect the values instead (Parquet)."""
+        for position, transform in self.transforms.items():
+            values[position] = transform(values[position])
         rendered = [_render_column(c, v) for c, v in zip(self.columns, values)]
         if len(rendered) == 1:
             # A lone empty field would be read back as a blank line; quote it like the csv module does.
             rows: Iterable[str] = ['""' if t == "" else t for t in rendered[0]]
         else:
             rows = map(",".join, zip(*rendered))
-        return "\n".join(rows) + "\n", line_index
+        return "\n".join(rows) + "\n"
 
     def _count_dropped(self, records: list[dict], values: list[list[Any]], dropped: Counter) -> None:
         """Count, by name, lines holding keys that are not output columns.

@@ -86,11 +86,12 @@ class LogSchema:
         known.update((c.name, c) for c in self.optional)
         return known
 
-    def select(self, names: list[str] | None) -> tuple[Column, ...]:
-        """The output columns for ``--columns`` (None means the default columns)."""
+    def select(self, names: list[str] | None, extra: dict[str, Column] | None = None) -> tuple[Column, ...]:
+        """The output columns for ``--columns`` (None means the default columns). ``extra`` adds columns
+        that the inputs' own headers declare (TSV ``#fields``/``#types``), for names the schema lacks."""
         if names is None:
             return self.columns
-        known = self.known()
+        known = {**(extra or {}), **self.known()}
         unknown = [n for n in names if n not in known]
         if unknown:
             raise ValueError(

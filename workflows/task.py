@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .plan import DEFAULT_BLOCK_SIZE, Partition, iter_range_blocks
-from .render import BlockConverter
 from .schema import Column
+from .shards import open_shard, shard_suffix
 
 # Keys of the convert tasks start with this prefix, so they are easy to find in the dashboard's task stream.
 TASK_PREFIX = "zeekflow-convert"
@@ -27,6 +27,10 @@ class TaskSpec:
     columns: tuple[Column, ...]
     work_dir: str
     block_size: int = DEFAULT_BLOCK_SIZE
+    tsv_inputs: tuple[str, ...] = ()  # inputs in Zeek's TSV format; the others are NDJSON
+    ts_format: str | None = None
+    csv_safe: bool = False
+    output_format: str = "csv"
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,8 @@ class ShardInfo:
     rejects_checksum: str = ""
 
 
-def shard_name(index: int) -> str:
-    return f"part-{index:06d}.csv"
+def shard_name(index: int, output_format: str = "csv") -> str:
+    return f"part-{index:06d}{shard_suffix(output_format)}"
 
 
 def rejects_shard_name(index: int) -> str:
@@ -56,31 +60,32 @@ def rejects_shard_name(index: int) -> str:
 
 def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     """Read the partition's byte range, convert it, write both shards atomically, return the counts."""
-    converter = BlockConverter(spec.columns, partition.path)
-    csv_path = os.path.join(spec.work_dir, shard_name(partition.index))
+    csv_path = os.path.join(spec.work_dir, shard_name(partition.index, spec.output_format))
     rejects_path = os.path.join(spec.work_dir, rejects_shard_name(partition.index))
     suffix = f".tmp-{uuid.uuid4().hex}"
     lines = rows = rejected = blank = bytes_in = bytes_out = 0
     dropped: Counter = Counter()
-    csv_digest, rejects_digest = hashlib.sha256(), hashlib.sha256()
+    rejects_digest = hashlib.sha256()
     try:
-        with open(csv_path + suffix, "wb") as csv_file, open(rejects_path + suffix, "wb") as rejects_file:
-            for offset, block in iter_range_blocks(
-                partition.path, partition.offset, partition.length, spec.block_size
-            ):
-                result = converter.convert(block, offset)
-                csv_file.write(result.csv)
-                csv_digest.update(result.csv)
-                if result.rejects:
-                    rejects_file.write(result.rejects)
-                    rejects_digest.update(result.rejects)
-                bytes_in += len(block)
-                bytes_out += len(result.csv)
-                lines += result.lines
-                rows += result.rows
-                rejected += result.rejected
-                blank += result.blank
-                dropped.update(result.dropped_fields)
+        converter, shard = open_shard(spec, partition, csv_path + suffix)
+        with open(rejects_path + suffix, "wb") as rejects_file:
+            try:
+                for offset, block in iter_range_blocks(
+                    partition.path, partition.offset, partition.length, spec.block_size
+                ):
+                    result = converter.convert(block, offset)
+                    bytes_out += shard.write(result)
+                    if result.rejects:
+                        rejects_file.write(result.rejects)
+                        rejects_digest.update(result.rejects)
+                    bytes_in += len(block)
+                    lines += result.lines
+                    rows += result.rows
+                    rejected += result.rejected
+                    blank += result.blank
+                    dropped.update(result.dropped_fields)
+            finally:
+                bytes_out += shard.close()
         # Rejects first: a CSV shard under its final name implies its rejects shard is complete too.
         os.replace(rejects_path + suffix, rejects_path)
         os.replace(csv_path + suffix, csv_path)
@@ -97,6 +102,6 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
         bytes_in=bytes_in,
         bytes_out=bytes_out,
         dropped_fields=dict(dropped),
-        checksum=csv_digest.hexdigest(),
+        checksum=shard.checksum(),
         rejects_checksum=rejects_digest.hexdigest(),
     )

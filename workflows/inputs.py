@@ -1,0 +1,208 @@
+"""Inputs as a user gives them: globs expanded in natural order, compressed files opened, formats recognised.
+
+* Natural order: ``conn.2.log`` before ``conn.10.log``, and rotated archives
+  (``conn.00:00:00-01:00:00.log.gz``, ``2024-04-19/conn.23:00:00-00:00:00.log.gz``) by the time range their
+  names carry, because numbers in names compare as numbers. The shell sorts globs as text, so every run orders
+  all its inputs this way, whatever order they were given in.
+* Compressed inputs (``.gz``, ``.bz2``, ``.zst``) cannot be cut into byte ranges: each is one partition.
+* A file is TSV when its ``#`` header has a ``#separator`` line, NDJSON otherwise; its log type comes from the
+  TSV ``#path``, the JSON ``_path`` key or, failing those, the file name. Recognising needs the first lines
+  only (at most ``SNIFF_BYTES`` of decompressed data): the client never reads the data itself.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import os
+import re
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import fsspec
+import orjson
+
+from .errors import UsageError
+from .tsv import TsvHeader, parse_header
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+SNIFF_BYTES = 2**16
+_DIGITS = re.compile(r"(\d+)")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def compression_of(path: str) -> str | None:
+    """``gzip``, ``bz2`` or ``zstd`` from the file name's suffix; None for a plain file."""
+    for suffix, name in COMPRESSIONS.items():
+        if path.endswith(suffix):
+            return name
+    return None
+
+
+def natural_key(path: str) -> tuple:
+    """Sort key comparing runs of digits as numbers: ``conn.2.log`` < ``conn.10.log``."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(path)))
+
+
+def expand_inputs(patterns: list[str]) -> list[str]:
+    """Every input named or matched by a glob, each once, in natural order. Raises UsageError for a glob
+    that matches nothing (a plain path that does not exist is reported later, when it is checked)."""
+    found: list[str] = []
+    for pattern in patterns:
+        if _GLOB_MAGIC.search(pattern) and not os.path.exists(pattern):
+            if "://" in pattern:
+                fs, _ = fsspec.core.url_to_fs(pattern)
+                protocol = pattern.split("://", 1)[0]
+                matches = [f"{protocol}://{p}" for p in fs.glob(pattern)]
+            else:
+                matches = [p for p in glob.glob(pattern) if not os.path.isdir(p)]
+            if not matches:
+                raise UsageError(f"no input matches {pattern}")
+            found.extend(matches)
+        else:
+            found.append(pattern)
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=natural_key)
+
+
+def _open_gzip(raw: BinaryIO) -> BinaryIO:
+    try:
+        # ISA-L's gzip decompresses about twice as fast as zlib, in its own thread while we parse.
+        from isal import igzip_threaded
+    except ImportError:
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return igzip_threaded.open(raw, "rb", threads=1)
+
+
+def _open_zstd(raw: BinaryIO) -> BinaryIO:
+    try:
+        import zstandard
+    except ImportError:
+        raise UsageError(
+            "reading .zst files needs the zstandard package: pip install 'zeekflow[zstd]'"
+        ) from None
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+
+
+def check_can_open(path: str) -> None:
+    """Raise UsageError now (not on a worker) when a compression's optional package is missing."""
+    if compression_of(path) == "zstd":
+        try:
+            import zstandard  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                f"cannot read {path}: .zst files need the zstandard package: pip install 'zeekflow[zstd]'"
+            ) from None
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open an input for reading its (decompressed) bytes from the start."""
+    raw = fsspec.open(path, "rb").open()
+    compression = compression_of(path)
+    try:
+        if compression == "gzip":
+            return _open_gzip(raw)
+        if compression == "bz2":
+            return bz2.BZ2File(raw, "rb")
+        if compression == "zstd":
+            return _open_zstd(raw)
+    except BaseException:
+        raw.close()
+        raise
+    return raw
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What the first lines of an input say: its format, its log path, and its TSV header if any."""
+
+    format: str  # "json" or "tsv"
+    log_path: str | None
+    header: TsvHeader | None = None
+
+
+def _read_head(path: str) -> bytes:
+    """The first lines of the (decompressed) input: up to SNIFF_BYTES, more while the '#' header goes on."""
+    with open_input(path) as f:
+        head = f.read(SNIFF_BYTES)
+        while head.startswith(b"#") and len(head) < 64 * SNIFF_BYTES:
+            # Stop at the first line that is not part of the header.
+            if re.search(rb"\n[^#]", head):
+                break
+            more = f.read(SNIFF_BYTES)
+            if not more:
+                break
+            head += more
+    return head
+
+
+def sniff(path: str) -> Sniffed:
+    """Recognise an input from its first lines (see the module docstring)."""
+    head = _read_head(path)
+    header = parse_header(head)
+    if header is not None:
+        return Sniffed("tsv", header.path, header)
+    log_path = None
+    for line in head.split(b"\n")[:-1] or head.split(b"\n"):
+        line = line.strip()
+        if line.startswith(b"{"):
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("_path"), str):
+                log_path = record["_path"]
+            break
+    return Sniffed("json", log_path)
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """The inputs of a run once recognised: log type, which are TSV, and columns only TSV headers know."""
+
+    log_type: str
+    tsv_inputs: tuple[str, ...]
+    header_columns: dict  # name -> Column, for #fields of TSV inputs that the schema does not know
+
+
+def recognise(paths: list[str], log_type: str | None) -> Recognised:
+    """Sniff every input; settle the log type (``log_type`` if given, else detected). Raises UsageError."""
+    from .schema import SCHEMAS, Column, log_type_from_name
+
+    if log_type is not None and log_type not in SCHEMAS:
+        raise UsageError(f"unknown --log-type {log_type!r}; known: {', '.join(SCHEMAS)}")
+    detected: dict[str, list[str]] = {}
+    tsv_inputs: list[str] = []
+    header_columns: dict[str, Column] = {}
+    undetected: list[str] = []
+    for path in paths:
+        check_can_open(path)
+        try:
+            sniffed = sniff(path)
+        except (OSError, EOFError, ValueError) as error:
+            raise UsageError(f"cannot read {path}: {error}") from None
+        if sniffed.format == "tsv":
+            tsv_inputs.append(path)
+            header = sniffed.header
+            for name, zeek_type in zip(header.fields, header.types):
+                try:
+                    header_columns.setdefault(name, Column(name, zeek_type))
+                    header_columns[name].kind
+                except ValueError:
+                    header_columns.pop(name, None)  # a type we cannot render: not selectable
+        kind = sniffed.log_path if sniffed.log_path in SCHEMAS else log_type_from_name(path)
+        if kind is None:
+            undetected.append(path)
+        else:
+            detected.setdefault(kind, []).append(path)
+    if log_type is None:
+        if len(detected) > 1:
+            found = "; ".join(f"{kind} ({', '.join(p)})" for kind, p in detected.items())
+            raise UsageError(f"the inputs hold different log types: {found}; convert each type separately "
+                             "or force one with --log-type")
+        if undetected or not detected:
+            raise UsageError(f"cannot tell the log type of {', '.join(undetected or paths)} from its header, "
+                             f"_path or file name; give --log-type (one of {', '.join(SCHEMAS)})")
+        log_type = next(iter(detected))
+    return Recognised(log_type, tuple(tsv_inputs), header_columns)

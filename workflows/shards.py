@@ -1,0 +1,69 @@
+"""What a task reads and writes: the block converter for its input's format, the shard writer for the output's.
+
+Kept apart from task.py so the task stays "read range, convert, write, report" whatever the formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from .normalize import column_transforms
+from .plan import Partition, stat_input
+from .render import BlockConverter, BlockResult
+from .tsv import TsvBlockConverter, header_before
+
+
+class Converter(Protocol):
+    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult: ...
+
+
+class ShardWriter(Protocol):
+    def write(self, result: BlockResult) -> int: ...
+    def close(self) -> int: ...
+    def checksum(self) -> str: ...
+
+
+class CsvShardWriter:
+    """Appends each block's CSV rows to the shard file, hashing them on the way (for ``--resume``)."""
+
+    def __init__(self, path: str) -> None:
+        self.file = open(path, "wb")
+        self.digest = hashlib.sha256()
+
+    def write(self, result: BlockResult) -> int:
+        self.file.write(result.csv)
+        self.digest.update(result.csv)
+        return len(result.csv)
+
+    def close(self) -> int:
+        self.file.close()
+        return 0
+
+    def checksum(self) -> str:
+        return self.digest.hexdigest()
+
+
+def shard_suffix(output_format: str) -> str:
+    return ".parquet" if output_format == "parquet" else ".csv"
+
+
+def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardWriter]:
+    """The converter for ``partition``'s input and the writer of its shard at ``path``."""
+    transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
+    if spec.output_format == "parquet":
+        from .parquet import ParquetShardWriter, ValueCollector
+
+        renderer: BlockConverter = ValueCollector(spec.columns, partition.path, transforms)
+        writer: ShardWriter = ParquetShardWriter(path, renderer)
+    else:
+        renderer = BlockConverter(spec.columns, partition.path, transforms)
+        writer = CsvShardWriter(path)
+    if partition.path not in spec.tsv_inputs:
+        return renderer, writer
+    if partition.offset == 0:
+        return TsvBlockConverter(renderer), writer
+    source = stat_input(partition.path)
+    return TsvBlockConverter(
+        renderer, header_before=lambda offset: header_before(source.path, offset, source.size, source.mtime)
+    ), writer
