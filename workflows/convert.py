@@ -106,6 +106,10 @@ def prepare(options: ConvertOptions) -> Job:
         raise UsageError(f"work dir {options.work_dir} exists and is not a directory")
     _writable_dir(options.work_dir, "work dir parent")
 
+    if options.output_format == "parquet":
+        from .parquet import check_parquet_output
+
+        check_parquet_output(options.output, options.single_file)
     recognised = recognise(paths, options.log_type)
     try:
         columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)

@@ -1,0 +1,89 @@
+"""Log type schemas as data, --log-type, and detection from #path, _path or the file name."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import pytest
+
+from workflows import UsageError
+from workflows.schema import SCHEMAS, Kind, get_schema, log_type_from_name
+
+from .conftest import REPO
+from .inprocess import convert_in_process
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_schema_is_well_formed_and_documented(name):
+    schema = get_schema(name)
+    names = [c.name for c in schema.columns + schema.optional]
+    assert len(names) == len(set(names)), "a column is both default and optional, or listed twice"
+    assert schema.columns[0].name == "ts" and schema.columns[0].kind is Kind.TIME
+    for column in schema.columns + schema.optional:
+        column.kind  # raises for a Zeek type the renderer does not know
+    assert schema.source
+    row = next(line for line in README.splitlines() if line.startswith(f"| `{name}` |"))
+    assert " ".join(c.name for c in schema.columns) in row and " ".join(c.name for c in schema.optional) in row
+
+
+def test_conn_id_context_columns_are_optional_for_every_log_with_a_conn_id():
+    for schema in SCHEMAS.values():
+        known = schema.known()
+        if "id.orig_h" in known:
+            assert known["id.ctx.vlan"].zeek_type == "int" and "id.ctx.vlan" not in [c.name for c in schema.columns]
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("conn.log", "conn"), ("/logs/2024-04-19/conn.00:00:00-01:00:00.log.gz", "conn"),
+    ("sdft_007_honeypot_http.ndjson", "http"), ("dns.log.labeled", "dns"), ("x509.log", "x509"),
+    ("capture.ndjson", None), ("connections.log", None),
+])
+def test_log_type_from_a_file_name(path, expected):
+    assert log_type_from_name(path) == expected
+
+
+def _tsv(path, kind):
+    path.write_bytes(b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t"
+                     + kind.encode() + b"\n#fields\tts\tuid\n#types\ttime\tstring\n1.0\tC1\n")
+    return path
+
+
+def test_detection_from_path_header_json_path_and_name(tmp_path):
+    # The header wins over the name; _path wins over the name; the name is the last resort; conn by default.
+    _, _, by_header = convert_in_process([_tsv(tmp_path / "conn.log", "weird")], tmp_path / "a.csv")
+    assert by_header["log_type"] == "weird" and by_header["columns"][-1] == "source"
+    json_log = tmp_path / "misc.ndjson.gz"
+    json_log.write_bytes(gzip.compress(b'{"_path":"x509","ts":1.0,"fingerprint":"ab"}\n'))
+    csv_bytes, _, by_path = convert_in_process([json_log], tmp_path / "b.csv")
+    assert by_path["log_type"] == "x509" and csv_bytes.splitlines()[1].startswith(b"1.0,ab,")
+    named = tmp_path / "files.ndjson"
+    named.write_bytes(b'{"ts":1.0,"fuid":"F1"}\n')
+    assert convert_in_process([named], tmp_path / "c.csv")[2]["log_type"] == "files"
+    anonymous = tmp_path / "capture.ndjson"
+    anonymous.write_bytes(b'{"ts":1.0,"uid":"C1"}\n')
+    assert convert_in_process([anonymous], tmp_path / "d.csv")[2]["log_type"] == "conn"
+    forced = convert_in_process([named], tmp_path / "e.csv", log_type="weird")[2]
+    assert forced["log_type"] == "weird"
+
+
+def test_inputs_of_different_types_are_refused(tmp_path):
+    dns, http = _tsv(tmp_path / "a.log", "dns"), _tsv(tmp_path / "b.log", "http")
+    with pytest.raises(UsageError, match=r"different log types: dns \(.*a.log\); http \(.*b.log\)"):
+        convert_in_process([dns, http], tmp_path / "o.csv")
+    csv_bytes, _, totals = convert_in_process([dns, http], tmp_path / "o.csv", log_type="dns",
+                                              columns=["uid", "ts"])
+    assert csv_bytes == b"uid,ts\nC1,1.0\nC1,1.0\n"
+
+
+def test_columns_may_name_optional_columns_and_tsv_only_columns(tmp_path):
+    log = tmp_path / "dns.log"
+    log.write_bytes(b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n"
+                    b"#fields\tts\tauth\tlabel\n#types\ttime\tset[string]\tstring\n1.0\ta,b\tMalicious\n")
+    csv_bytes, _, totals = convert_in_process([log], tmp_path / "o.csv", columns=["label", "auth", "_node_name"])
+    assert csv_bytes == b'label,auth,_node_name\nMalicious,"a,b",\n'
+    assert totals["dropped_fields"] == {"ts": 1}
+    with pytest.raises(UsageError, match=re.escape("unknown column(s) for dns log: nope")):
+        convert_in_process([log], tmp_path / "o.csv", columns=["nope"])
