@@ -87,7 +87,7 @@ def plot_scan_sources(table: pd.DataFrame) -> figure:
     biggest = max(int(data["connections"].max()), 1) if len(data) else 1
     data["_size"] = 8 + 24 * (data["connections"] / biggest) ** 0.5
     source = ColumnDataSource(data)
-    plot = figure(width=_WIDTH, height=320, x_axis_type="log" if len(data) > 1 else "linear",
+    plot = figure(width=_WIDTH, height=320, x_axis_type="log" if len(data) > 1 else "linear", y_range=(0, 1.05),
                   title="Scan-like sources: distinct destinations vs share of S0/REJ attempts",
                   x_axis_label="distinct destinations (host:port)", y_axis_label="S0 + REJ share",
                   tools="pan,wheel_zoom,box_zoom,reset,save")
