@@ -41,8 +41,9 @@ $(VENV)/.notebook-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[notebook]'
 	touch $@
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
 notebook: $(VENV)/.notebook-installed
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(NOTEBOOK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
