@@ -124,8 +124,16 @@ def _scalar_parser(zeek_type: str) -> Callable[[bytes], Any]:
 _BOOLS = {b"T": True, b"F": False}
 
 
+def decode_column(raws: tuple[bytes, ...]) -> list[str]:
+    """``decode_text`` of every field of a column; one decode of the whole column when nothing is escaped."""
+    joined = b"\n".join(raws)  # a field never holds a newline: lines are split on it
+    if b"\\" in joined:
+        return [decode_text(raw) for raw in raws]
+    return zeek_text(joined).split("\n")
+
+
 class _FieldParser:
-    """Turns one column's raw field into a value; raises ValueError/KeyError for a field that does not fit."""
+    """Turns one column's raw fields into values; raises ValueError/KeyError for a field that does not fit."""
 
     def __init__(self, zeek_type: str, header: TsvHeader) -> None:
         self.kind = kind_of(zeek_type)
@@ -148,6 +156,21 @@ class _FieldParser:
         if raw == self.empty and self.kind is Kind.STRING:
             return ""
         return self.scalar(raw)
+
+    def column(self, raws: tuple[bytes, ...]) -> list[Any]:
+        """Every field of a column at once (C-speed ``map`` when no marker is present)."""
+        unset, empty = self.unset, self.empty
+        if self.kind is Kind.LIST:
+            return list(map(self, raws))
+        if self.kind is Kind.STRING:
+            texts = decode_column(raws)
+            if unset in raws or empty in raws:
+                return [_MISSING if r == unset else "" if r == empty else t for r, t in zip(raws, texts)]
+            return texts
+        if unset in raws:
+            scalar = self.scalar
+            return [_MISSING if r == unset else scalar(r) for r in raws]
+        return list(map(self.scalar, raws))
 
 
 class _Layout:
@@ -173,30 +196,47 @@ def _parse_group(
     layout: _Layout, lines: list[tuple[int, bytes]], rejects: RejectCollector,
     records: list[tuple[int, dict]],
 ) -> None:
-    """Parse data lines of one header block into records (index, dict); bad lines are rejected."""
+    """Parse data lines of one header block into records (index, dict), a column at a time; bad lines are
+    rejected with the first field that does not fit."""
     if layout.error:
         for i, _ in lines:
             rejects.add(i, layout.error)
         return
-    separator, names, types, parsers = layout.header.separator, layout.names, layout.header.types, layout.parsers
+    separator, names, types = layout.header.separator, layout.names, layout.header.types
     width = len(names)
+    rows: list[list[bytes]] = []
+    line_index: list[int] = []
     for i, raw in lines:
         fields = raw.split(separator)
         if len(fields) != width:
             rejects.add(i, f"expected {width} fields separated by {separator!r}, got {len(fields)}")
             continue
-        record = {}
-        for name, zeek_type, parse, field in zip(names, types, parsers, fields):
-            try:
-                value = parse(field)
-            except (ValueError, KeyError):
-                shown = field[:40].decode("utf-8", "backslashreplace")
-                rejects.add(i, f"{name}: expected {zeek_type}, got {shown!r}")
-                break
-            if value is not _MISSING:
-                record[name] = value
+        rows.append(fields)
+        line_index.append(i)
+    if not rows:
+        return
+    bad: dict[int, str] = {}
+    columns = []
+    for name, zeek_type, parser, raws in zip(names, types, layout.parsers, zip(*rows)):
+        try:
+            values = parser.column(raws)
+        except (ValueError, KeyError):
+            values = []
+            for position, raw in enumerate(raws):
+                try:
+                    values.append(parser(raw))
+                except (ValueError, KeyError):
+                    values.append(_MISSING)
+                    shown = raw[:40].decode("utf-8", "backslashreplace")
+                    bad.setdefault(position, f"{name}: expected {zeek_type}, got {shown!r}")
+        columns.append(values)
+    missing = _MISSING
+    for position, values in enumerate(zip(*columns)):
+        if position in bad:
+            rejects.add(line_index[position], bad[position])
         else:
-            records.append((i, record))
+            records.append((line_index[position],
+                            {n: v for n, v in zip(names, values) if v is not missing}))
 
 
 class TsvBlockConverter:
