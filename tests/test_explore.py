@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workflows import CONN, convert_lines
+from workflows import CONN, ConvertOptions, convert, convert_lines
 from workflows.explore import (
     CONN_STATES,
     conn_state_breakdown,
@@ -21,6 +21,7 @@ from workflows.explore import (
     meaning,
     pick_interval,
     read_conn_csv,
+    read_output,
     reason_kind,
     rejects_examples,
     rejects_summary,
@@ -31,6 +32,7 @@ from workflows.explore import (
     traffic_over_time,
 )
 from workflows.explore import plots
+from workflows.explore.frame import epoch_seconds
 from workflows.explore.memory import current_rss_bytes, peak_rss_bytes, reset_peak_rss
 from workflows.explore.notebook import dashboard_html, progress_html
 from workflows.progress import Progress
@@ -99,11 +101,21 @@ def test_unset_fields_are_missing_and_real_strings_are_kept(conn) -> None:
     assert frame.loc["C1", "tunnel_parents"] == "Ca,Cb"
 
 
-def test_times_are_epoch_seconds_and_datetimes(conn) -> None:
+def test_times_areepoch_seconds_and_datetimes(conn) -> None:
     frame = conn.compute().set_index("uid")
     assert frame.loc["C12", "ts"] == 250.0  # written as ISO 8601
     assert frame.loc["NA", "ts"] == 101.5
     assert frame.loc["NA", "time"] == pd.Timestamp(101.5, unit="s", tz="UTC")
+
+
+def test_every_time_format_zeekflow_writes_reads_asepoch_seconds() -> None:
+    """--ts-format epoch, millis and iso8601, and unset."""
+    text = pd.Series(["1591367999.305988", "1591367999305", "2020-06-05T14:39:59.305988Z", "2020-06-05T14:39:59",
+                      pd.NA], dtype="string")
+    seconds = epoch_seconds(text)
+    assert seconds[:4].tolist() == pytest.approx([1591367999.305988, 1591367999.305, 1591367999.305988, 1591367999.0],
+                                                 abs=1e-6)
+    assert pd.isna(seconds[4])
 
 
 def test_a_csv_that_is_not_zeekflow_output_is_refused(tmp_path) -> None:
@@ -118,6 +130,24 @@ def test_files_with_different_headers_are_refused(conn_csv, tmp_path) -> None:
     other.write_text("ts,uid\n1,C\n")
     with pytest.raises(ValueError, match="different header"):
         read_conn_csv([str(conn_csv), str(other)])
+
+
+@pytest.mark.cluster
+@pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.reset_index")  # inside dask, pandas 3
+def test_csv_and_parquet_outputs_give_the_same_answers(small_capture, tmp_path) -> None:
+    """The same capture converted to CSV and to Parquet reads back with the same dtypes and answers."""
+    outputs = {}
+    for name in ("conn.csv", "conn.parquet"):
+        outputs[name] = str(tmp_path / name)
+        convert(ConvertOptions(inputs=[str(small_capture)], output=outputs[name], workers=1,
+                               partition_size="512KiB"))
+    from_csv, from_parquet = read_output(outputs["conn.csv"]), read_output(outputs["conn.parquet"])
+    differing = {name for name, dtype in from_csv.dtypes.items() if str(dtype) != str(from_parquet.dtypes[name])}
+    assert differing == {"tunnel_parents"}  # a joined string in CSV, a list in Parquet
+    for summary in (top_talkers, top_ports, top_services, conn_state_breakdown, traffic_over_time,
+                    longest_connections, scan_like_sources):
+        pd.testing.assert_frame_equal(summary(from_parquet), summary(from_csv), check_dtype=False)
+    assert len(scan_like_sources(from_csv)) == 3  # the generator's three scanners
 
 
 # -- summaries ---------------------------------------------------------------------------------------------

@@ -92,11 +92,13 @@ def test_explore_notebook_on_a_generated_capture(tmp_path) -> None:
 
 @pytest.mark.cluster
 def test_explore_notebook_on_the_real_port_scan(samples, cluster, tmp_path) -> None:
-    """A real Nmap scan, on a running scheduler given by address: the scanner is 172.16.1.11."""
+    """A real Nmap scan, on a running scheduler given by address, written as Parquet: the scanner is
+    172.16.1.11."""
     notebook = run_notebook("explore_capture.ipynb", {
         "INPUT": str(samples / "json" / "sdft_002_portscan_conn.ndjson"), "SCHEDULER": cluster.scheduler_address,
-        "WORK_DIR": str(tmp_path)}, tmp_path)
+        "WORK_DIR": str(tmp_path), "OUTPUT_FORMAT": "parquet"}, tmp_path)
     assert "most scan-like source: 172.16.1.11" in tagged_text(notebook, "scan-like-sources")
+    assert (tmp_path / "sdft_002_portscan_conn.parquet").is_dir()
 
 
 @pytest.mark.cluster

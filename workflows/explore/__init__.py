@@ -13,7 +13,7 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         f"workflows.explore needs dask.dataframe ({error}); install it with: pip install 'zeekflow[explore]'"
     ) from error
 
-from .frame import TIME_COLUMN, pandas_dtype, read_conn_csv
+from .frame import TIME_COLUMN, epoch_seconds, pandas_dtype, read_conn_csv, read_output, read_parquet_output
 from .rejects import reason_kind, rejects_examples, rejects_summary
 from .states import CONN_STATES, FAILED_STATES, meaning
 from .summaries import (
@@ -29,6 +29,6 @@ from .summaries import (
 
 __all__ = [
     "CONN_STATES", "FAILED_STATES", "TIME_COLUMN", "conn_state_breakdown", "longest_connections", "meaning",
-    "pandas_dtype", "pick_interval", "read_conn_csv", "reason_kind", "rejects_examples", "rejects_summary",
+    "epoch_seconds", "pandas_dtype", "pick_interval", "read_conn_csv", "read_output", "read_parquet_output", "reason_kind", "rejects_examples", "rejects_summary",
     "scan_like_sources", "top_ports", "top_services", "top_talkers", "traffic_over_time",
 ]

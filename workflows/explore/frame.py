@@ -12,6 +12,7 @@ import fsspec
 import pandas as pd
 
 from ..render import quote_field
+from ..normalize import MILLIS_THRESHOLD
 from ..schema import Column, Kind, get_schema
 
 # The one value that means "unset" in a zeekflow CSV; "NA", "null" or "None" are real strings there.
@@ -21,7 +22,7 @@ TIME_COLUMN = "time"
 _DTYPES = {
     Kind.INTEGER: "Int64",
     Kind.NUMBER: "float64",
-    Kind.TIME: "string",  # epoch numbers or ISO 8601 strings: converted per partition, see _epoch_seconds
+    Kind.TIME: "string",  # epoch numbers or ISO 8601 strings: converted per partition, see epoch_seconds
     Kind.BOOL: "boolean",
     Kind.STRING: "string",
     Kind.LIST: "string",  # elements joined by "," as the CSV conventions say
@@ -44,27 +45,58 @@ def read_header(path: str) -> list[str]:
     return next(csv.reader([first]))
 
 
-def columns_of(path: str, log_type: str = "conn") -> tuple[Column, ...]:
-    """The schema columns named by the CSV's header, in the file's order."""
-    names = read_header(path)
+def _schema_columns(path: str, names: list[str], log_type: str) -> tuple[Column, ...]:
     known = get_schema(log_type).known()
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
             f"{path}: column(s) {', '.join(map(quote_field, unknown))} are not in the {log_type} schema; "
-            "is this a CSV written by zeekflow convert (or the right log type)?"
+            "is this written by zeekflow convert (and is it the right log type)?"
         )
     return tuple(known[n] for n in names)
 
 
-def _epoch_seconds(text: pd.Series) -> pd.Series:
-    """Zeek times as float epoch seconds: numbers as they are, ISO 8601 strings parsed (UTC when no zone)."""
+def columns_of(path: str, log_type: str = "conn") -> tuple[Column, ...]:
+    """The schema columns named by the CSV's header, in the file's order."""
+    return _schema_columns(path, read_header(path), log_type)
+
+
+def epoch_seconds(text: pd.Series) -> pd.Series:
+    """Zeek times as float epoch seconds, in any of the forms ``--ts-format`` writes: epoch seconds as they
+    are, integer milliseconds (JSON::TS_MILLIS) divided by 1000, ISO 8601 strings parsed (UTC when no zone)."""
     numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+    numbers = numbers.where(numbers.abs() < MILLIS_THRESHOLD, numbers / 1000)
     iso = numbers.isna() & text.notna()
     if iso.any():
         parsed = pd.to_datetime(text[iso], utc=True, format="ISO8601")
         numbers[iso] = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
     return numbers
+
+
+def _seconds_since_epoch(moments: pd.Series) -> pd.Series:
+    return ((moments - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)).astype("float64")
+
+
+def read_parquet_output(path: str, log_type: str = "conn", with_datetime: bool = True) -> dd.DataFrame:
+    """zeekflow's Parquet output (a file or a dataset folder) with the same dtypes as ``read_conn_csv``:
+    integers ``Int64``, ``ts`` float epoch seconds plus ``time``; sets stay lists (Parquet keeps them typed)."""
+    frame = dd.read_parquet(path, dtype_backend="numpy_nullable")
+    columns = _schema_columns(path, list(frame.columns), log_type)
+    frame = frame.astype({c.name: pandas_dtype(c) for c in columns if c.kind in (Kind.INTEGER, Kind.NUMBER)})
+    for column in columns:
+        if column.kind is Kind.TIME:
+            if with_datetime and column.name == "ts":
+                frame[TIME_COLUMN] = frame["ts"]
+            frame[column.name] = frame[column.name].map_partitions(
+                _seconds_since_epoch, meta=(column.name, "float64"))
+    return frame
+
+
+def read_output(path: str, log_type: str = "conn", with_datetime: bool = True) -> dd.DataFrame:
+    """What ``zeekflow convert`` wrote, CSV or Parquet (a ``.parquet`` name or a folder), as a typed frame."""
+    if path.endswith(".parquet") or fsspec.core.url_to_fs(path)[0].isdir(path):
+        return read_parquet_output(path, log_type, with_datetime)
+    return read_conn_csv(path, log_type, with_datetime=with_datetime)
 
 
 def read_conn_csv(
@@ -97,7 +129,8 @@ def read_conn_csv(
     for column in columns:
         if column.kind is Kind.TIME:
             frame[column.name] = frame[column.name].map_partitions(
-                _epoch_seconds, meta=(column.name, "float64"))
+                epoch_seconds, meta=(column.name, "float64"))
     if with_datetime and "ts" in dtypes:
-        frame[TIME_COLUMN] = dd.to_datetime(frame["ts"], unit="s", utc=True)
+        # Rounded to the microsecond Zeek records: a float's nearest value may fall just below it.
+        frame[TIME_COLUMN] = dd.to_datetime((frame["ts"] * 1e6).round(), unit="us", utc=True)
     return frame
