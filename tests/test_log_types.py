@@ -87,3 +87,26 @@ def test_columns_may_name_optional_columns_and_tsv_only_columns(tmp_path):
     assert totals["dropped_fields"] == {"ts": 1}
     with pytest.raises(UsageError, match=re.escape("unknown column(s) for dns log: nope")):
         convert_in_process([log], tmp_path / "o.csv", columns=["nope"])
+
+
+def test_cli_options_reach_the_output(tmp_path):
+    import json
+
+    from .conftest import run_cli
+
+    for day in ("conn.2.log.gz", "conn.10.log.gz"):
+        number = day.split(".")[1].encode()
+        (tmp_path / day).write_bytes(gzip.compress(
+            b'{"_path":"weird","ts":"2020-06-05T14:39:59.30598%sZ","name":"=cmd|calc","uid":"C%s"}\n'
+            % (number[:1], number)))
+    out = tmp_path / "out.csv"
+    proc = run_cli("convert", str(tmp_path / "conn.*.log.gz"), "-o", str(out), "--workers", "1", "--no-progress",
+                   "--log-type", "weird", "--columns", "ts,uid,name", "--ts-format", "millis", "--csv-safe",
+                   "--summary-json", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text() == "ts,uid,name\n1591367999305,C2,'=cmd|calc\n1591367999305,C10,'=cmd|calc\n"
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["log_type"] == "weird" and summary["partitions"] == 2 and summary["tsv_inputs"] == []
+    assert summary["dropped_fields"] == {"_path": 2}
+    refused = run_cli("convert", str(tmp_path / "conn.2.log.gz"), "-o", str(tmp_path / "o.parquet"), "--csv-safe")
+    assert refused.returncode == 2 and "do not apply" in refused.stderr

@@ -201,3 +201,34 @@ def test_cluster_converts_rotated_compressed_tsv_and_json_like_in_process(sample
     summary = convert(ConvertOptions(inputs=[str(kovter)], output=str(tmp_path / "kc.csv"), scheduler=scheduler,
                                      partition_size="64KiB"))
     assert (tmp_path / "kc.csv").read_bytes() == expected and summary.partitions > 50
+
+
+@pytest.mark.cluster
+def test_resume_reuses_finished_parquet_shards(samples, scheduler, tmp_path):
+    path = samples / KOVTER
+    out = tmp_path / "dns.parquet"
+    options = dict(inputs=[str(path)], output=str(out), partition_size="512KiB")
+    # An interrupted run: the journal and the shards of the first three partitions, as the client left them.
+    job = prepare(ConvertOptions(**options))
+    os.makedirs(job.spec.work_dir)
+    manifest = job.manifest()
+    manifest.start()
+    for partition in job.partitions[:3]:
+        manifest.record(convert_partition(partition, job.spec))
+    summary = convert(ConvertOptions(**options, scheduler=scheduler, resume=True))
+    assert summary.reused_partitions == 3 and summary.rows == 24181
+    reference = tmp_path / "reference.parquet"
+    parquet_in_process([path], reference, partition_size="512KiB")
+    assert pq.read_table(str(out)).equals(pq.read_table(str(reference)))
+
+
+def test_cli_format_parquet_single_file(samples, tmp_path):
+    from .conftest import run_cli
+
+    out = tmp_path / "ntp.data"
+    proc = run_cli("convert", str(samples / "other/zed_ntp.tsv.log.gz"), "-o", str(out), "--format", "parquet",
+                   "--single-file", "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 904 and table.schema.field("ref_time").type == pa.timestamp("us", tz="UTC")
+    assert table.column("ref_id").to_pylist()[0] == "\\x00\\x00\\x00\\x00"

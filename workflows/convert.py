@@ -254,6 +254,8 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
         columns=[c.name for c in job.columns],
+        log_type=job.log_type,
+        tsv_inputs=list(job.tsv_inputs),
         dropped_fields=dict(sorted(totals.dropped.items())),
     )
     if options.summary_json:

@@ -104,9 +104,9 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _shard_intact(work_dir: str, info: ShardInfo) -> bool:
+def _shard_intact(work_dir: str, info: ShardInfo, output_format: str = "csv") -> bool:
     """True when both shards exist and hash to what the task recorded (a torn or edited shard does not)."""
-    csv_path = os.path.join(work_dir, shard_name(info.index))
+    csv_path = os.path.join(work_dir, shard_name(info.index, output_format))
     rejects_path = os.path.join(work_dir, rejects_shard_name(info.index))
     try:
         return (
@@ -118,8 +118,8 @@ def _shard_intact(work_dir: str, info: ShardInfo) -> bool:
         return False
 
 
-def _remove_shards(work_dir: str, index: int) -> None:
-    for name in (shard_name(index), rejects_shard_name(index)):
+def _remove_shards(work_dir: str, index: int, output_format: str = "csv") -> None:
+    for name in (shard_name(index, output_format), rejects_shard_name(index)):
         try:
             os.unlink(os.path.join(work_dir, name))
         except FileNotFoundError:
@@ -134,6 +134,8 @@ class Manifest:
         self.path = os.path.join(work_dir, MANIFEST_NAME)
         self.identity = dict(run_identity)
         self.partitions = {p.index: p for p in partitions}
+        # CSV or Parquet shards: the spec's output_format, recorded among the output-shaping options.
+        self.output_format = self.identity.get("shaping", {}).get("output-format") or "csv"
 
     def start(self, reused: Iterable[ShardInfo] = ()) -> None:
         """Write the identity line (and the records of reused shards) under a temp name, then rename."""
@@ -197,10 +199,10 @@ class Manifest:
                 continue
             if self.partitions.get(partition.index) != partition or partition.index in reused:
                 continue
-            if _shard_intact(self.work_dir, info):
+            if _shard_intact(self.work_dir, info, self.output_format):
                 reused[info.index] = info
         for index in self.partitions:
             if index not in reused:
-                _remove_shards(self.work_dir, index)
+                _remove_shards(self.work_dir, index, self.output_format)
         self.start(reused[i] for i in sorted(reused))
         return reused

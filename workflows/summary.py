@@ -30,6 +30,8 @@ class Summary:
     lines_per_s: float = 0.0
     dashboard: str | None = None
     columns: list[str] = field(default_factory=list)
+    log_type: str = ""
+    tsv_inputs: list[str] = field(default_factory=list)  # inputs read as Zeek TSV; the others were NDJSON
     dropped_fields: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
