@@ -119,7 +119,7 @@ class ScriptCluster:
             ["bash", str(CLUSTER / "scheduler.sh"), "--host", self.host, "--port", str(self.port),
              "--dashboard-address", f"{self.host}:{self.dashboard_port}", *protocol, *self.tls], "scheduler.log")
         try:
-            wait_for("the scheduler to listen", lambda: _listening(self.host, self.port), proc=self.scheduler)
+            wait_for("the scheduler to listen", lambda: listening(self.host, self.port), proc=self.scheduler)
         except AssertionError as error:
             raise AssertionError(f"{error}\n{self.log('scheduler.log')}") from None
 
@@ -141,7 +141,8 @@ class ScriptCluster:
         self.scheduler = None
 
 
-def _listening(host: str, port: int) -> bool:
+def listening(host: str, port: int) -> bool:
+    """True once something accepts TCP connections on host:port."""
     try:
         with socket.create_connection((host, port), timeout=1):
             return True

@@ -89,6 +89,12 @@ def open_client(
         cluster.close()
 
 
+def load_cluster_config(folder: str) -> None:
+    """Read the YAML files of ``folder`` (e.g. cluster/config) into dask.config, under the environment: as with
+    ``DASK_CONFIG``, every ``DASK_*`` variable still overrides what the files say."""
+    dask.config.refresh(paths=[*dask.config.paths, folder])
+
+
 def unknown_config_keys(config: Mapping[str, Any]) -> list[str]:
     """Dotted keys of ``config`` that Dask does not define (a typo there would be silently ignored)."""
     import distributed  # noqa: F401  (registers distributed's defaults with dask.config)
