@@ -123,3 +123,22 @@ def test_uncertified_client_is_refused(tls_cluster, pki, small_capture, tmp_path
         assert "cannot connect to the Dask scheduler" in err
     assert code == 2, err
     assert "Traceback" not in err and not output.exists()
+
+
+def test_tls_options_are_checked_before_connecting(pki, tmp_path: Path) -> None:
+    from workflows.cluster import tls_security
+    from workflows.errors import UsageError
+
+    address = "tls://127.0.0.1:8786"
+    assert tls_security("tcp://127.0.0.1:8786") is None
+    security = tls_security(address, pki["ca"], pki["client_cert"], pki["client_key"])
+    assert security.require_encryption and security.tls_client_cert == pki["client_cert"]
+    for args, message in [
+        ((address,), "is a TLS scheduler"),
+        ((None, pki["ca"], pki["client_cert"]), "for a remote --scheduler"),
+        ((address, None, pki["client_cert"]), "--tls-ca is missing"),
+        ((address, pki["ca"], None, pki["client_key"]), "--tls-cert is missing"),
+        ((address, pki["ca"], str(tmp_path / "nope.pem")), "does not exist"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            tls_security(*args)
