@@ -232,3 +232,13 @@ def test_cli_format_parquet_single_file(samples, tmp_path):
     table = pq.read_table(out)
     assert table.num_rows == 904 and table.schema.field("ref_time").type == pa.timestamp("us", tz="UTC")
     assert table.column("ref_id").to_pylist()[0] == "\\x00\\x00\\x00\\x00"
+
+
+@pytest.mark.parametrize("single_file", [False, True])
+def test_an_empty_input_gives_an_empty_table_with_the_schema(tmp_path, single_file):
+    empty = tmp_path / "dns.log"
+    empty.write_bytes(b"")
+    out = tmp_path / "dns.parquet"
+    totals, _ = parquet_in_process([empty], out, single_file=single_file)
+    table = pq.read_table(str(out))
+    assert totals["rows"] == table.num_rows == 0 and table.schema.names == [c.name for c in DNS.columns]

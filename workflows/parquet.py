@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections import Counter
 from typing import Any, Sequence
 
@@ -180,6 +181,16 @@ def finish_parquet(shards: list[str], output: str, columns: Sequence[Column], si
     """
     kept = [s for s in shards if _rows(s) > 0] or shards[:1]
     temporary = output + ".tmp"
+    if not kept:  # no partitions at all (empty inputs): still a readable file with the schema
+        import pyarrow.parquet as pq
+
+        folder = tempfile.mkdtemp(prefix=".zeekflow-empty-", dir=os.path.dirname(os.path.abspath(output)))
+        empty = os.path.join(folder, "part-000000.parquet")
+        pq.write_table(arrow_schema(columns).empty_table(), empty)
+        try:
+            return finish_parquet([empty], output, columns, single_file)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     if single_file:
         import pyarrow.parquet as pq
 
