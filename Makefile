@@ -1,6 +1,7 @@
 # zeekflow: two commands on a fresh machine with Python 3.11+ and make.
 #   make demo   set up, generate a capture, convert it on an embedded LocalCluster
 #   make test   set up and run the test suite
+#   make bench  measure zeekflow against DuckDB, Polars and plain Python (BENCH_LINES, BENCH_ARGS)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,13 +10,17 @@ STAMP := $(VENV)/.installed
 DEMO_LINES ?= 3000000
 DEMO_DIR ?= data
 PYTEST_ARGS ?=
+BENCH_LINES ?= 5000000
+BENCH_ARGS ?=
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: help install demo test notebook clean
+.PHONY: help install demo test notebook bench clean
 
 help:
 	@echo "make demo    generate a $(DEMO_LINES)-line conn.log and convert it (DEMO_LINES=... to change)"
 	@echo "make test    run the test suite"
 	@echo "make notebook  open the notebooks in JupyterLab, in the project's environment"
+	@echo "make bench   zeekflow vs DuckDB, Polars and plain Python on a $(BENCH_LINES)-line capture"
 	@echo "make clean   remove the virtual environment and generated data"
 
 $(STAMP): pyproject.toml
@@ -44,6 +49,13 @@ $(VENV)/.notebook-installed: $(STAMP)
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 notebook: $(VENV)/.notebook-installed
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(NOTEBOOK_ARGS)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/zeekflow bench --lines $(BENCH_LINES) --data-dir $(DEMO_DIR)/bench --json $(DEMO_DIR)/bench/report.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

@@ -6,12 +6,14 @@ error is one line on stderr, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
 import click
 
 from . import __version__
+from . import bench as benchmark
 from .convert import convert as run_convert
 from .errors import UsageError, ZeekflowError
 from .generate import generate_capture
@@ -108,6 +110,47 @@ def generate(lines: int, output: str, seed: int, bad_rate: float, processes: int
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     click.echo(f"wrote {lines:,} lines ({size / 1e6:,.1f} MB) to {output}")
+
+
+def _list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+@cli.command()
+@click.option("--lines", type=click.IntRange(min=1), default=5_000_000, show_default=True,
+              help="Lines of the generated capture (made once under --data-dir, then reused).")
+@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Runs of each engine, alternating; the median is reported.")
+@click.option("--engines", callback=_list, metavar="LIST", default=",".join(benchmark.DEFAULT_ENGINES), show_default=True,
+              help=f"Engines to run, among {', '.join(benchmark.ENGINES)}.")
+@click.option("--data-dir", default="data/bench", show_default=True, metavar="DIR",
+              help="Where captures and outputs go (outputs are deleted after each run).")
+@click.option("--workers", type=click.IntRange(min=1), help="zeekflow workers of the all-cores run (default: CPUs).")
+@click.option("--partition-size", metavar="SIZE", help="zeekflow --partition-size (default: zeekflow's).")
+@click.option("--curve", callback=_list, metavar="SIZES",
+              help="Also run zeekflow at each of these partition sizes, e.g. 8MiB,32MiB,128MiB.")
+@click.option("--memory", is_flag=True, help="Also convert 1M and 10M-line captures and compare peak memory.")
+@click.option("--memory-lines", callback=_list, metavar="LIST", default="1000000,10000000", show_default=True,
+              help="Capture sizes of --memory.")
+@click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON.")
+def bench(lines: int, reps: int, engines: list[str], data_dir: str, workers: int | None, partition_size: str | None,
+          curve: list[str], memory: bool, memory_lines: list[str], json_path: str | None) -> None:
+    """Measure zeekflow against DuckDB, Polars and plain Python, side by side."""
+    for size in [partition_size, *curve]:
+        if size:
+            _size(None, None, size)  # type: ignore[arg-type]
+    try:
+        sizes = [int(n) for n in memory_lines] if memory else []
+    except ValueError:
+        raise click.BadParameter("give line counts such as 1000000,10000000", param_hint="--memory-lines") from None
+    config = benchmark.BenchConfig(lines=lines, reps=reps, data_dir=data_dir, engines=engines, workers=workers,
+                               partition_size=partition_size, curve=curve, memory_lines=sizes)
+    report = benchmark.run_bench(config, progress=lambda message: click.echo(message, err=True))
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    click.echo(benchmark.format_report(report))
 
 
 def main(argv: list[str] | None = None) -> int:
