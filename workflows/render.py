@@ -65,12 +65,20 @@ class BlockResult:
 class _Rejects:
     """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected)."""
 
-    def __init__(self, input_name: str, raw_lines: Sequence[bytes], base_offset: int) -> None:
+    def __init__(self, input_name: str, body: bytes, base_offset: int) -> None:
         self.input_name = input_name
-        self.raw_lines = raw_lines
+        self.body = body
         self.base_offset = base_offset
+        self._raw_lines: list[bytes] | None = None
         self._offsets: list[int] | None = None
         self.records: list[tuple[int, bytes]] = []
+
+    @property
+    def raw_lines(self) -> list[bytes]:
+        """The block's lines, split only when needed: a clean block with no reject never splits them."""
+        if self._raw_lines is None:
+            self._raw_lines = self.body.split(b"\n")
+        return self._raw_lines
 
     def add(self, line_index: int, reason: str) -> None:
         if self._offsets is None:
@@ -235,15 +243,15 @@ class BlockConverter:
         if not block:
             return BlockResult()
         body = block[:-1] if block.endswith(b"\n") else block
-        raw_lines = body.split(b"\n")
-        result = BlockResult(lines=len(raw_lines))
-        rejects = _Rejects(self.input_name, raw_lines, base_offset)
+        n_lines = body.count(b"\n") + 1
+        result = BlockResult(lines=n_lines)
+        rejects = _Rejects(self.input_name, body, base_offset)
 
-        records = self._parse_clean_block(body, len(raw_lines))
+        records = self._parse_clean_block(body, n_lines)
         if records is not None:
-            line_index: Sequence[int] = range(len(raw_lines))
+            line_index: Sequence[int] = range(n_lines)
         else:
-            records, line_index, result.blank = self._parse_lines(raw_lines, rejects)
+            records, line_index, result.blank = self._parse_lines(rejects.raw_lines, rejects)
 
         csv_text, line_index = self._render(records, line_index, rejects, result.dropped_fields)
         result.rows = len(line_index)
@@ -258,19 +266,21 @@ class BlockConverter:
     def _parse_clean_block(body: bytes, n_lines: int) -> list[dict] | None:
         """One ``orjson.loads`` for a block whose every line is ``{...}`` with nothing around it, else None.
 
-        The shape checks run in C (``count``, ``startswith``) so a clean block costs no per-line Python work.
+        The shape checks run in C (``replace``, ``count``, ``startswith``) so a clean block costs no per-line
+        Python work: once every ``}\\n{`` is turned into ``},{``, a newline left over means some line does not
+        start with ``{`` or end with ``}``.
         """
         if not (body.startswith(b"{") and body.endswith(b"}")):
             return None
-        separators = n_lines - 1
-        if body.count(b"\n{") != separators or body.count(b"}\n") != separators:
+        joined = body.replace(b"}\n{", b"},{")
+        if b"\n" in joined:
             return None
         # When the only "}" of each line is its last byte (flat Zeek records), no line can hold "},{" and
         # the costlier search is skipped.
         if body.count(b"}") != n_lines and _OBJECT_SEPARATOR.search(body):
             return None
         try:
-            records = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+            records = orjson.loads(b"[" + joined + b"]")
         except orjson.JSONDecodeError:
             return None
         # Every line starts with "{" and no line holds "},{": the array has one object per line or it
