@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workflows.concat import OrderedConcat, aborted_on_error
 from workflows.render import BlockConverter, _numbers_repr, _numbers_text
 from workflows.schema import Column
 
@@ -38,3 +40,30 @@ def test_a_line_with_two_closing_braces_still_goes_through_the_separator_check()
     result = BlockConverter([Column("uid", "string")], "x").convert(block, 0)
     assert (result.rows, result.rejected) == (2, 1)
     assert result.csv == b'a\n"d\n}"\n'
+
+
+def test_shards_are_joined_in_index_order_whatever_order_they_finish_in(tmp_path) -> None:
+    parts = []
+    for i in range(5):
+        part = tmp_path / f"part-{i}"
+        part.write_bytes(f"row {i}\n".encode() * (i + 1))
+        parts.append(str(part))
+    out = tmp_path / "out.csv"
+    joined = OrderedConcat(str(out), b"header\n")
+    for i in (3, 1, 0, 4, 2):
+        joined.add(i, parts[i])
+    assert joined.finish(5) == len(b"header\n") + sum(len(open(p, "rb").read()) for p in parts)
+    assert out.read_bytes() == b"header\n" + b"".join(open(p, "rb").read() for p in parts)
+    assert not (tmp_path / "out.csv.tmp").exists()
+
+
+def test_a_join_with_a_missing_shard_cannot_finish_and_leaves_nothing(tmp_path) -> None:
+    part = tmp_path / "part-1"
+    part.write_bytes(b"x\n")
+    out = tmp_path / "out.csv"
+    joined = OrderedConcat(str(out))
+    with pytest.raises(ValueError, match="0 of 2 shards"):
+        with aborted_on_error(joined):
+            joined.add(1, str(part))
+            joined.finish(2)
+    assert list(tmp_path.iterdir()) == [part]

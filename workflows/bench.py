@@ -24,7 +24,7 @@ from .generate import generate_capture
 from .schema import CONN
 
 PEERS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers.py")
-DEFAULT_ENGINES = ("read", "zeekflow", "zeekflow-1", "duckdb", "polars", "orjson-lines")
+DEFAULT_ENGINES = ("read", "zeekflow", "zeekflow-1", "duckdb", "polars", "pyarrow", "orjson-lines")
 ENGINES = (*DEFAULT_ENGINES, "json-lines")
 LABELS = {
     "read": "reading the file (cat > /dev/null)",
@@ -32,11 +32,12 @@ LABELS = {
     "zeekflow-1": "zeekflow convert, 1 worker",
     "duckdb": "DuckDB COPY (SELECT cols FROM read_json(...)) TO csv, all threads",
     "polars": "Polars scan_ndjson(...).select(cols).sink_csv(...)",
+    "pyarrow": "pyarrow json.read_json -> csv.write_csv",
     "orjson-lines": "Python, orjson one line at a time + csv.writer, 1 process",
     "json-lines": "Python, json + csv.DictWriter, 1 process",
 }
 # Which package each engine needs beyond the base install (zeekflow[bench]).
-NEEDS = {"duckdb": "duckdb", "polars": "polars"}
+NEEDS = {"duckdb": "duckdb", "polars": "polars", "pyarrow": "pyarrow"}
 SAMPLE_EVERY_S = 0.05
 
 
@@ -118,6 +119,13 @@ class EngineResult:
                 for i in range(width)]
 
     @property
+    def workers_busy(self) -> float | None:
+        """CPU time of the workers over (workers x wall time): how much of the run the workers were working,
+        start-up, planning, scheduling and concatenation being the rest. None without worker processes."""
+        shares = [r.worker_cpu_s / (len(r.worker_peak_mb) * r.wall_s) for r in self.runs if r.worker_peak_mb]
+        return statistics.median(shares) if shares else None
+
+    @property
     def rows(self) -> int | None:
         return self.runs[0].rows if self.runs and self.runs[0].rows >= 0 else None
 
@@ -126,7 +134,8 @@ class EngineResult:
             "engine": self.engine, "label": self.label, "skipped": self.skipped, "lines": self.lines,
             "lines_per_s": round(self.lines_per_s), "mb_per_s": round(self.mb_per_s, 1),
             "wall_s": round(self.wall_s, 3), "client_peak_mb": round(self.client_peak_mb, 1),
-            "worker_peak_mb": [round(m, 1) for m in self.worker_peak_mb], "rows": self.rows,
+            "worker_peak_mb": [round(m, 1) for m in self.worker_peak_mb],
+            "workers_busy": None if self.workers_busy is None else round(self.workers_busy, 3), "rows": self.rows,
             "runs": [asdict(r) for r in self.runs],
         }
 
@@ -355,15 +364,16 @@ def format_report(report: dict) -> str:
     out = [f"{report['lines']:,} lines, {report['input_bytes'] / 1e6:,.1f} MB; {report['machine']['cpus']} CPUs; "
            f"median of {report['config']['reps']} runs each",
            "",
-           "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | rows |",
-           "|---|---|---|---|---|---|---|"]
+           "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | workers busy | rows |",
+           "|---|---|---|---|---|---|---|---|"]
     for e in report["engines"]:
         if e["skipped"]:
-            out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | |")
+            out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | |")
             continue
         rows = "—" if e["rows"] is None else f"{e['rows']:,}"
+        busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
         out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
-                   f"{e['client_peak_mb']:,.0f} | {_mb(e['worker_peak_mb'])} | {rows} |")
+                   f"{e['client_peak_mb']:,.0f} | {_mb(e['worker_peak_mb'])} | {busy} | {rows} |")
     out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in report["ratios"].items()]
     if "curve" in report:
         out += ["", "| partition size | lines/s | wall s | peak RSS workers MB |", "|---|---|---|---|"]

@@ -1,10 +1,16 @@
-"""Join shards in partition order into one file, atomically: a temp file, fsync, then rename."""
+"""Join shards in partition order into one file, atomically: a temp file, fsync, then rename.
+
+``OrderedConcat`` does it while the conversion runs: each shard is appended as soon as it and every shard
+before it are done, so at the end only the last shards and the fsync remain (the copy of a 5M-line capture's
+700 MB of CSV otherwise adds most of a second after the workers finish).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from typing import BinaryIO, Iterable
+from contextlib import contextmanager
+from typing import BinaryIO, Iterable, Iterator
 
 
 def _copy_into(source: str, out: BinaryIO) -> int:
@@ -55,3 +61,60 @@ def concatenate(parts: Iterable[str], destination: str, header: bytes = b"") -> 
             os.unlink(temporary)
         raise
     return written
+
+
+class OrderedConcat:
+    """Append shards ``0, 1, 2, ...`` to ``destination + ".tmp"`` in index order, whatever order they arrive in.
+
+    ``add`` copies every shard that is now next in line; ``finish`` checks none is missing, fsyncs and renames
+    to ``destination``; ``abort`` removes the temp file. Memory: only the paths of shards waiting for an
+    earlier one.
+    """
+
+    def __init__(self, destination: str, header: bytes = b"") -> None:
+        self.destination = destination
+        self.temporary = destination + ".tmp"
+        self._out: BinaryIO | None = open(self.temporary, "wb")
+        self._out.write(header)
+        self.written = len(header)
+        self._waiting: dict[int, str] = {}
+        self._next = 0
+
+    def add(self, index: int, path: str) -> None:
+        if self._out is None:
+            raise ValueError(f"{self.temporary} is already finished or aborted")
+        self._waiting[index] = path
+        while self._next in self._waiting:
+            self.written += _copy_into(self._waiting.pop(self._next), self._out)
+            self._next += 1
+
+    def finish(self, count: int) -> int:
+        """Close after exactly ``count`` shards; return the bytes written."""
+        if self._out is None:
+            raise ValueError(f"{self.temporary} is already finished or aborted")
+        if self._next != count or self._waiting:
+            raise ValueError(f"{self.destination}: {self._next} of {count} shards joined in order")
+        out, self._out = self._out, None
+        with out:
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(self.temporary, self.destination)
+        return self.written
+
+    def abort(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if os.path.exists(self.temporary):
+            os.unlink(self.temporary)
+
+
+@contextmanager
+def aborted_on_error(*outputs: OrderedConcat) -> Iterator[None]:
+    """Remove the temp files of ``outputs`` when the block raises (a failed run leaves no partial output)."""
+    try:
+        yield
+    except BaseException:
+        for output in outputs:
+            output.abort()
+        raise

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from dask.base import tokenize
 
 from .cluster import check_workers_see, dashboard_link, open_client, tls_security, worker_count
-from .concat import concatenate
+from .concat import OrderedConcat, aborted_on_error
 from .errors import RunFailed, TooManyRejects, UsageError
 from .inputs import expand_inputs, recognise
 from .manifest import MANIFEST_NAME, Manifest, identity, output_shaping
@@ -197,14 +197,24 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         reused = {}
         manifest.start()
     totals = _Totals(job, reporter, started)
-    for index in sorted(reused):
-        totals.record(reused[index])
+    # CSV and rejects shards are joined into the outputs in index order as they finish, while later ones run.
+    csv_out = OrderedConcat(options.output, job.header()) if options.output_format == "csv" else None
+    rejects_out = OrderedConcat(options.rejects)
+    joined = [out for out in (csv_out, rejects_out) if out is not None]
+
+    def join(info: ShardInfo) -> None:
+        totals.record(info)
+        if csv_out is not None:
+            csv_out.add(info.index, os.path.join(work_dir, shard_name(info.index)))
+        rejects_out.add(info.index, os.path.join(work_dir, rejects_shard_name(info.index)))
 
     def record(info: ShardInfo) -> None:
         manifest.record(info)
-        totals.record(info)
+        join(info)
 
-    with open_client(options.scheduler, options.workers, security=security) as client:
+    with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security) as client:
+        for index in sorted(reused):
+            join(reused[index])
         workers = worker_count(client)
         link = dashboard_link(client)
         reporter.cluster_ready(link, workers)
@@ -219,18 +229,17 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
             raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
         finally:
             reporter.finished()
+        missing = len(job.partitions) - len(totals.infos)
+        if missing:
+            raise RunFailed(f"{missing} partitions did not report; the output was not written")
+        if csv_out is None:
+            from .parquet import finish_parquet
 
-    order = sorted(totals.infos)
-    if len(order) != len(job.partitions):
-        raise RunFailed(f"{len(job.partitions) - len(order)} partitions did not report; the output was not written")
-    shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in order]
-    if options.output_format == "parquet":
-        from .parquet import finish_parquet
-
-        output_bytes = finish_parquet(shards, options.output, job.columns, options.single_file)
-    else:
-        output_bytes = concatenate(shards, options.output, job.header())
-    concatenate([os.path.join(work_dir, rejects_shard_name(i)) for i in order], options.rejects)
+            shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in sorted(totals.infos)]
+            output_bytes = finish_parquet(shards, options.output, job.columns, options.single_file)
+        else:
+            output_bytes = csv_out.finish(len(job.partitions))
+        rejects_out.finish(len(job.partitions))
     _remove_work_dir(work_dir)
 
     duration = time.perf_counter() - started

@@ -51,6 +51,25 @@ def run_polars(source: str, destination: str, columns: Columns) -> None:
     pl.scan_ndjson(source, schema=schema).select(select).sink_csv(destination)
 
 
+def run_pyarrow(source: str, destination: str, columns: Columns) -> None:
+    """pyarrow: ``json.read_json`` of the whole file into a table, then ``csv.write_csv``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyarrow import csv as pa_csv
+    from pyarrow import json as pa_json
+
+    types = {"integer": pa.int64(), "number": pa.float64(), "time": pa.float64(), "bool": pa.bool_(),
+             "string": pa.string(), "list": pa.list_(pa.string())}
+    schema = pa.schema([(name, types[kind]) for name, kind in columns])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    table = pa_json.read_json(source, parse_options=options).select([name for name, _ in columns])
+    for name, kind in columns:
+        if kind == "list":
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.binary_join(table[name], ","))
+    pa_csv.write_csv(table, destination)
+
+
 def run_orjson_lines(source: str, destination: str, columns: Columns) -> None:
     """The plain Python way: orjson one line at a time and ``csv.writer``, one process."""
     import orjson
@@ -87,6 +106,7 @@ def run_json_lines(source: str, destination: str, columns: Columns) -> None:
 PEERS: dict[str, Callable[[str, str, Columns], None]] = {
     "duckdb": run_duckdb,
     "polars": run_polars,
+    "pyarrow": run_pyarrow,
     "orjson-lines": run_orjson_lines,
     "json-lines": run_json_lines,
 }
