@@ -38,6 +38,7 @@ LABELS = {
 }
 # Which package each engine needs beyond the base install (zeekflow[bench]).
 NEEDS = {"duckdb": "duckdb", "polars": "polars", "pyarrow": "pyarrow"}
+# psutil samples each process this often (a run shorter than that, like `cat` of a small file, may show none).
 SAMPLE_EVERY_S = 0.05
 
 
@@ -372,8 +373,9 @@ def format_report(report: dict) -> str:
             continue
         rows = "—" if e["rows"] is None else f"{e['rows']:,}"
         busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
+        client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
         out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
-                   f"{e['client_peak_mb']:,.0f} | {_mb(e['worker_peak_mb'])} | {busy} | {rows} |")
+                   f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {rows} |")
     out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in report["ratios"].items()]
     if "curve" in report:
         out += ["", "| partition size | lines/s | wall s | peak RSS workers MB |", "|---|---|---|---|"]

@@ -65,19 +65,19 @@ class BlockResult:
 class _Rejects:
     """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected)."""
 
-    def __init__(self, input_name: str, body: bytes, base_offset: int) -> None:
+    def __init__(self, input_name: str, raw_lines: Sequence[bytes] | bytes, base_offset: int) -> None:
+        """``raw_lines``: the block's lines, or the block itself (without its final newline), then split only
+        when needed: a clean block with no reject never splits its lines."""
         self.input_name = input_name
-        self.body = body
+        self._raw_lines = raw_lines
         self.base_offset = base_offset
-        self._raw_lines: list[bytes] | None = None
         self._offsets: list[int] | None = None
         self.records: list[tuple[int, bytes]] = []
 
     @property
-    def raw_lines(self) -> list[bytes]:
-        """The block's lines, split only when needed: a clean block with no reject never splits them."""
-        if self._raw_lines is None:
-            self._raw_lines = self.body.split(b"\n")
+    def raw_lines(self) -> Sequence[bytes]:
+        if isinstance(self._raw_lines, bytes):
+            self._raw_lines = self._raw_lines.split(b"\n")
         return self._raw_lines
 
     def add(self, line_index: int, reason: str) -> None:
