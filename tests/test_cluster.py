@@ -197,4 +197,4 @@ def test_worker_killed_mid_run(capture, tmp_path: Path) -> None:
     assert _same_output(output, reference)
     summary = _summary(output)
     assert summary["retried_tasks"] == lost >= 1
-    assert f"Retried:       {lost} tasks" in out
+    assert f"Retried:       {lost} task{'s' if lost != 1 else ''} (lost worker" in out

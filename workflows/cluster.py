@@ -62,7 +62,10 @@ def open_client(
         try:
             client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False, security=security)
         except (OSError, TimeoutError, ValueError) as error:
-            raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {error}") from None
+            hint = ""
+            if scheduler.startswith("tls://"):
+                hint = " (is --tls-cert signed by a CA the cluster trusts, and --tls-ca the CA of the scheduler's?)"
+            raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {error}{hint}") from None
         try:
             client.wait_for_workers(1, timeout=connect_timeout_s)
         except TimeoutError:

@@ -62,7 +62,8 @@ class Summary:
             f"Output:        {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
         ]
         if self.retried_tasks:
-            lines.append(f"Retried:       {self.retried_tasks:,} tasks (lost worker or task error)")
+            plural = "s" if self.retried_tasks != 1 else ""
+            lines.append(f"Retried:       {self.retried_tasks:,} task{plural} (lost worker or task error)")
         if self.reused_partitions:
             lines.append(f"Reused:        {self.reused_partitions:,} partitions from an interrupted run")
         if self.dropped_fields:
