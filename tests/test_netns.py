@@ -30,12 +30,22 @@ def _must(*args: str) -> None:
     assert result.returncode == 0, f"ip {' '.join(args)}: {result.stderr}"
 
 
+def _unused_subnet() -> str:
+    """A 10.213.X.0/24 no interface of this machine uses yet (another test run may hold one)."""
+    taken = _ip("-o", "-4", "addr", "show").stdout
+    for step in range(200):
+        subnet = f"10.213.{(os.getpid() + step) % 200 + 20}"
+        if f" {subnet}." not in taken:
+            return subnet
+    pytest.skip("no free 10.213.X.0/24 subnet for the test network")
+
+
 @pytest.fixture
 def netns_cluster(tmp_path: Path):
     if shutil.which("ip") is None:
         pytest.skip("no `ip` command (iproute2)")
     tag = f"zf{os.getpid() % 100000}"
-    subnet = f"10.213.{os.getpid() % 200 + 20}"
+    subnet = _unused_subnet()
     bridge, namespaces = f"{tag}br", [f"{tag}a", f"{tag}b"]
     made: list[str] = []
     cluster = None
