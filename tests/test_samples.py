@@ -153,9 +153,22 @@ def test_btest_http_twins_agree_on_non_printable_bytes(samples, tmp_path):
     assert uris[2:] == ["/non_printable_\\x07", "/non_printable_literal_\\x07"]
 
 
-def test_zeek_cut_output_is_not_a_zeek_log(samples, tmp_path):
-    """zeek-cut drops the # header, so nothing says which columns or types the fields are: every line is
-    rejected rather than guessed (run zeek-cut -c to keep the header)."""
+def test_zeek_cut_output_is_read_with_the_schema_types(samples, tmp_path):
+    """zeek-cut drops the # header but keeps a line of column names: their types come from the schema. The
+    only rejects are the rows whose time btest masked; unmasked, every field matches the reference."""
     path = samples / "zeek-btest-baselines" / "scripts.policy.frameworks.conn_key.vlan_fivetuple-2_conn.log.cut"
-    _, _, totals = convert_in_process([path], tmp_path / "out.csv")
-    assert totals["rows"] == 0 and totals["rejected"] == len(path.read_bytes().splitlines())
+    data = path.read_bytes().split(b"\n", 1)[1]  # without btest's own first line
+    names = data.split(b"\n", 1)[0].decode().split("\t")
+    copy = tmp_path / "vlan_conn.log.cut"
+    copy.write_bytes(data)
+    _, rejects, totals = convert_in_process([copy], tmp_path / "masked.csv", columns=names)
+    assert totals["rows"] == 0 and _rejected_lines(rejects) == [l.decode() for l in data.splitlines() if MASK in l]
+    copy.write_bytes(data.replace(MASK, b"1700000000.123456"))
+    csv_bytes, rejects, totals = convert_in_process([copy], tmp_path / "all.csv", columns=names)
+    assert rejects == b"" and totals["rows"] == 3 and totals["lines"] == 3
+    header = (b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#fields\t"
+              + "\t".join(names).encode() + b"\n#types\t"
+              + "\t".join(get_schema("conn").known()[n].zeek_type for n in names).encode() + b"\n")
+    expected, _ = read_tsv(header + copy.read_bytes().split(b"\n", 1)[1])
+    assert _csv_rows(csv_bytes) == [{n: row.get(n, "") for n in names} for row in expected]
+    assert _csv_rows(csv_bytes)[1]["id.ctx.vlan"] == "10" and _csv_rows(csv_bytes)[0]["id.ctx.vlan"] == ""

@@ -152,3 +152,22 @@ def test_dns_schema_reads_an_old_bro_header_without_rtt():
     result = convert(header + b"1.0\tC1\tq\tT\t-\t-\n", DNS.columns)
     assert result.rejected == 0
     assert rows(result)[0][DNS.select(None).index(DNS.known()["rtt"])] == ""
+
+
+@pytest.mark.parametrize("partition_size", [5, 64, 10**6])
+def test_zeek_cut_output_takes_its_types_from_the_schema(tmp_path, partition_size):
+    path = tmp_path / "dns.log.cut"
+    path.write_bytes(b"ts\tquery\tanswers\tAA\n" + b"".join(
+        b"%d.5\tq%d.example\ta,b\tT\n" % (i, i) for i in range(20)) + b"1.0\t-\t(empty)\tF\n")
+    csv_bytes, rejects, totals = convert_in_process([path], tmp_path / "o.csv", partition_size=partition_size,
+                                                    columns=["ts", "query", "answers", "AA"])
+    assert totals["log_type"] == "dns" and rejects == b"" and (totals["rows"], totals["lines"]) == (21, 21)
+    lines = csv_bytes.decode().splitlines()
+    assert lines[:2] == ["ts,query,answers,AA", '0.5,q0.example,"a,b",true'] and lines[-1] == "1.0,,,false"
+
+
+def test_a_first_line_of_unknown_names_is_not_taken_for_zeek_cut(tmp_path):
+    path = tmp_path / "conn.txt"
+    path.write_bytes(b"hello\tworld\n{\"uid\":\"C1\"}\n")
+    _, rejects, totals = convert_in_process([path], tmp_path / "o.csv")
+    assert (totals["rows"], totals["rejected"]) == (1, 1) and b"invalid JSON" in rejects

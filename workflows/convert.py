@@ -35,6 +35,7 @@ class Job:
     partitions: tuple[Partition, ...]
     log_type: str = "conn"
     tsv_inputs: tuple[str, ...] = ()
+    cut_headers: tuple = ()
 
     @property
     def input_bytes(self) -> int:
@@ -44,6 +45,7 @@ class Job:
     def spec(self) -> TaskSpec:
         return TaskSpec(
             columns=self.columns, work_dir=os.path.abspath(self.options.work_dir), tsv_inputs=self.tsv_inputs,
+            cut_headers=self.cut_headers,
             ts_format=self.options.ts_format, csv_safe=self.options.csv_safe,
             output_format=self.options.output_format,
         )
@@ -116,7 +118,8 @@ def prepare(options: ConvertOptions) -> Job:
     except ValueError as error:
         raise UsageError(str(error)) from None
     partitions = plan_partitions(inputs, options.partition_size)
-    return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs)
+    return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs,
+               recognised.cut_headers)
 
 
 _SHARD_PATTERNS = ("part-*.csv", "part-*.parquet", "part-*.rejects.ndjson", "part-*.tmp-*", MANIFEST_NAME,

@@ -5,8 +5,9 @@
   names carry, because numbers in names compare as numbers. The shell sorts globs as text, so every run orders
   all its inputs this way, whatever order they were given in.
 * Compressed inputs (``.gz``, ``.bz2``, ``.zst``) cannot be cut into byte ranges: each is one partition.
-* A file is TSV when its ``#`` header has a ``#separator`` line, NDJSON otherwise; its log type comes from the
-  TSV ``#path``, the JSON ``_path`` key or, failing those, the file name. Recognising needs the first lines
+* A file is TSV when its ``#`` header has a ``#separator`` line, zeek-cut output when its first line is
+  tab-separated column names, NDJSON otherwise; its log type comes from the TSV ``#path``, the JSON ``_path``
+  key or, failing those, the file name. Recognising needs the first lines
   only (at most ``SNIFF_BYTES`` of decompressed data): the client never reads the data itself.
 """
 
@@ -24,7 +25,7 @@ import fsspec
 import orjson
 
 from .errors import UsageError
-from .tsv import TsvHeader, parse_header
+from .tsv import TsvHeader, parse_header, parse_names_line
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 SNIFF_BYTES = 2**16
@@ -118,9 +119,10 @@ def open_input(path: str) -> BinaryIO:
 class Sniffed:
     """What the first lines of an input say: its format, its log path, and its TSV header if any."""
 
-    format: str  # "json" or "tsv"
+    format: str  # "json", "tsv" or "zeek-cut"
     log_path: str | None
     header: TsvHeader | None = None
+    names: tuple[str, ...] = ()  # zeek-cut output: the column names of its first line
 
 
 def _read_head(path: str) -> bytes:
@@ -144,6 +146,9 @@ def sniff(path: str) -> Sniffed:
     header = parse_header(head)
     if header is not None:
         return Sniffed("tsv", header.path, header)
+    names = parse_names_line(head)
+    if names is not None:
+        return Sniffed("zeek-cut", None, names=names)
     log_path = None
     for line in head.split(b"\n")[:-1] or head.split(b"\n"):
         line = line.strip()
@@ -165,6 +170,7 @@ class Recognised:
     log_type: str
     tsv_inputs: tuple[str, ...]
     header_columns: dict  # name -> Column, for #fields of TSV inputs that the schema does not know
+    cut_headers: tuple[tuple[str, TsvHeader], ...] = ()  # zeek-cut inputs and the header their names give
 
 
 def recognise(paths: list[str], log_type: str | None) -> Recognised:
@@ -176,6 +182,7 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
     detected: dict[str, list[str]] = {}
     tsv_inputs: list[str] = []
     header_columns: dict[str, Column] = {}
+    cut_names: dict[str, tuple[str, ...]] = {}
     for path in paths:
         check_can_open(path)
         try:
@@ -191,6 +198,8 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
                     header_columns[name].kind
                 except ValueError:
                     header_columns.pop(name, None)  # a type we cannot render: not selectable
+        if sniffed.format == "zeek-cut":
+            cut_names[path] = sniffed.names
         kind = sniffed.log_path if sniffed.log_path in SCHEMAS else log_type_from_name(path)
         if kind is not None:
             detected.setdefault(kind, []).append(path)
@@ -201,4 +210,20 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
                              "or force one with --log-type")
         # Inputs that say nothing of their type follow the others; conn when none says (the original default).
         log_type = next(iter(detected), DEFAULT_LOG_TYPE)
-    return Recognised(log_type, tuple(tsv_inputs), header_columns)
+    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, log_type))
+
+
+def _cut_headers(cut_names: dict[str, tuple[str, ...]], log_type: str) -> tuple[tuple[str, TsvHeader], ...]:
+    """zeek-cut output names its columns but not their types: they come from the log type's schema, and the
+    markers are Zeek's defaults (zeek-cut copies fields as Zeek wrote them). A first line naming a column the
+    schema does not know is not taken for zeek-cut output: the file is then read as NDJSON (and rejected)."""
+    from .schema import get_schema
+
+    known = get_schema(log_type).known()
+    headers = []
+    for path, names in cut_names.items():
+        if not all(n in known for n in names):
+            continue
+        types = tuple(known[n].zeek_type for n in names)
+        headers.append((path, TsvHeader(separator=b"\t", fields=names, types=types)))
+    return tuple(headers)

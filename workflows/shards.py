@@ -59,6 +59,9 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
     else:
         renderer = BlockConverter(spec.columns, partition.path, transforms)
         writer = CsvShardWriter(path)
+    cut_header = dict(spec.cut_headers).get(partition.path)
+    if cut_header is not None:
+        return TsvBlockConverter(renderer, header=cut_header, names_line=True), writer
     if partition.path not in spec.tsv_inputs:
         return renderer, writer
     if partition.offset == 0:

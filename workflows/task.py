@@ -31,6 +31,7 @@ class TaskSpec:
     work_dir: str
     block_size: int | None = None  # None: DEFAULT_BLOCK_SIZE, or PARQUET_BLOCK_SIZE for Parquet shards
     tsv_inputs: tuple[str, ...] = ()  # inputs in Zeek's TSV format; the others are NDJSON
+    cut_headers: tuple = ()  # (path, TsvHeader) of zeek-cut outputs: TSV whose first line names the columns
     ts_format: str | None = None
     csv_safe: bool = False
     output_format: str = "csv"

@@ -98,6 +98,19 @@ def apply_header_line(header: TsvHeader | None, line: bytes) -> TsvHeader | None
     return header  # #open, #close, or a comment such as btest's "### BTest baseline" line
 
 
+_COLUMN_NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def parse_names_line(data: bytes) -> tuple[str, ...] | None:
+    """The column names of zeek-cut output (``zeek-cut`` with a names line, no ``#`` header): a first line of
+    tab-separated Zeek field names; None when the first line is not one."""
+    first = data.split(b"\n", 1)[0].rstrip(b"\r")
+    names = first.split(b"\t")
+    if len(names) < 2 or not all(_COLUMN_NAME.fullmatch(n) for n in names):
+        return None
+    return tuple(n.decode() for n in names)
+
+
 def parse_header(data: bytes) -> TsvHeader | None:
     """The header of a file from its first bytes: every leading ``#`` line folded; None if not TSV."""
     header = None
@@ -243,12 +256,15 @@ class TsvBlockConverter:
     """Converts blocks of a Zeek TSV log, given the header in force before the first block."""
 
     def __init__(self, renderer: BlockConverter, header: TsvHeader | None = None,
-                 header_before: Callable[[int], TsvHeader | None] | None = None) -> None:
+                 header_before: Callable[[int], TsvHeader | None] | None = None,
+                 names_line: bool = False) -> None:
         """``header_before(offset)`` finds the header in force at the first block's offset when the
-        converter starts mid-file; ``header`` is used as is otherwise."""
+        converter starts mid-file; ``header`` is used as is otherwise. ``names_line``: the file's first line
+        is zeek-cut's line of column names (metadata, like a ``#`` line)."""
         self.renderer = renderer
         self.header = header
         self.header_before = header_before
+        self.names_line = names_line
         self._layouts: dict[TsvHeader, _Layout] = {}
 
     def _layout(self, header: TsvHeader | None) -> _Layout:
@@ -274,7 +290,9 @@ class TsvBlockConverter:
         group: list[tuple[int, bytes]] = []
         blank = meta = 0
         for i, raw in enumerate(raw_lines):
-            if raw.startswith(b"#"):
+            if self.names_line and base_offset == 0 and i == 0:
+                meta += 1
+            elif raw.startswith(b"#"):
                 if group:
                     _parse_group(self._layout(self.header), group, rejects, records)
                     group = []
