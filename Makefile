@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 DEMO_LINES ?= 3000000
 DEMO_DIR ?= data
 PYTEST_ARGS ?=
@@ -23,11 +24,16 @@ help:
 	@echo "make bench   zeekflow vs DuckDB, Polars and plain Python on a $(BENCH_LINES)-line capture"
 	@echo "make clean   remove the virtual environment and generated data"
 
+# The demo needs only the runtime dependencies; the tests add their own extra on top.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 install: $(STAMP)
 
@@ -39,7 +45,7 @@ demo: $(DEMO_DIR)/demo-conn-$(DEMO_LINES).ndjson
 	$(BIN)/zeekflow convert $< -o $(DEMO_DIR)/demo-conn.csv --summary-json $(DEMO_DIR)/demo-summary.json
 	@echo "CSV: $(DEMO_DIR)/demo-conn.csv   rejects: $(DEMO_DIR)/demo-conn.csv.rejects.ndjson   summary: $(DEMO_DIR)/demo-summary.json"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.notebook-installed: $(STAMP)
