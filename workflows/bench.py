@@ -328,14 +328,21 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _: N
     report["rows"] = row_check(results, config.lines)
 
     if config.curve:
-        curve = []
-        for size in config.curve:
-            sized = BenchConfig(**{**asdict(config), "partition_size": size, "reps": config.reps})
-            result = run_engines(sized, capture, config.lines, ["zeekflow"], progress)[0]
-            curve.append({"partition_size": size, "lines_per_s": round(result.lines_per_s),
-                          "wall_s": round(result.wall_s, 3),
-                          "worker_peak_mb": [round(m, 1) for m in result.worker_peak_mb]})
-        report["curve"] = curve
+        # Sizes alternate within each repetition, like the engines do.
+        sized = {size: BenchConfig(**{**asdict(config), "partition_size": size}) for size in config.curve}
+        points = {size: EngineResult("zeekflow", LABELS["zeekflow"], config.lines, report["input_bytes"])
+                  for size in config.curve}
+        for rep in range(config.reps):
+            for size, point in points.items():
+                run = run_engine_once("zeekflow", capture, sized[size], check_rows=False)
+                point.runs.append(run)
+                progress(f"rep {rep + 1}/{config.reps} zeekflow --partition-size {size}: {run.wall_s:.2f} s")
+        report["curve"] = [
+            {"partition_size": size, "lines_per_s": round(point.lines_per_s), "wall_s": round(point.wall_s, 3),
+             "workers_busy": round(point.workers_busy or 0, 3),
+             "worker_peak_mb": [round(m, 1) for m in point.worker_peak_mb]}
+            for size, point in points.items()
+        ]
 
     if config.memory_lines:
         memory = []
@@ -378,9 +385,9 @@ def format_report(report: dict) -> str:
                    f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {rows} |")
     out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in report["ratios"].items()]
     if "curve" in report:
-        out += ["", "| partition size | lines/s | wall s | peak RSS workers MB |", "|---|---|---|---|"]
-        out += [f"| {c['partition_size']} | {c['lines_per_s']:,} | {c['wall_s']:.2f} | {_mb(c['worker_peak_mb'])} |"
-                for c in report["curve"]]
+        out += ["", "| partition size | lines/s | wall s | workers busy | peak RSS workers MB |", "|---|---|---|---|---|"]
+        out += [f"| {c['partition_size']} | {c['lines_per_s']:,} | {c['wall_s']:.2f} | {c['workers_busy']:.0%} | "
+                f"{_mb(c['worker_peak_mb'])} |" for c in report["curve"]]
     if "memory" in report:
         out += ["", "| lines | MB | wall s | lines/s | peak RSS client MB | peak RSS workers MB |",
                 "|---|---|---|---|---|---|"]
