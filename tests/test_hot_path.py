@@ -67,3 +67,19 @@ def test_a_join_with_a_missing_shard_cannot_finish_and_leaves_nothing(tmp_path) 
             joined.add(1, str(part))
             joined.finish(2)
     assert list(tmp_path.iterdir()) == [part]
+
+
+def _malloc_environ() -> tuple[str | None, str | None]:
+    import os
+
+    return os.environ.get("MALLOC_MMAP_THRESHOLD_"), os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+@pytest.mark.cluster
+def test_local_cluster_workers_keep_glibc_fast_for_big_buffers() -> None:
+    from workflows.cluster import WORKER_MALLOC_ENVIRON, open_client
+
+    with open_client(workers=1) as client:
+        seen = set(client.run(_malloc_environ).values())
+    assert seen == {(str(WORKER_MALLOC_ENVIRON["MALLOC_MMAP_THRESHOLD_"]),
+                     str(WORKER_MALLOC_ENVIRON["MALLOC_TRIM_THRESHOLD_"]))}
