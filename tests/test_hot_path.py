@@ -77,8 +77,13 @@ def _malloc_environ() -> tuple[str | None, str | None]:
 
 @pytest.mark.cluster
 def test_local_cluster_workers_keep_glibc_fast_for_big_buffers() -> None:
+    from distributed import LocalCluster
+
     from workflows.cluster import WORKER_MALLOC_ENVIRON, open_client
 
+    # A plain LocalCluster first: Dask leaves its own MALLOC_TRIM_THRESHOLD_ in this process's environment.
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None):
+        pass
     with open_client(workers=1) as client:
         seen = set(client.run(_malloc_environ).values())
     assert seen == {(str(WORKER_MALLOC_ENVIRON["MALLOC_MMAP_THRESHOLD_"]),

@@ -54,9 +54,14 @@ WORKER_MALLOC_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": 16 * 2**20, "MALLOC_TRIM_THRE
 
 
 def worker_malloc_settings() -> dict[str, int]:
-    """Dask config for the LocalCluster's worker environment, unless the user set MALLOC_MMAP_THRESHOLD_."""
-    if dask.config.get(f"{_ENVIRON}.MALLOC_MMAP_THRESHOLD_", None) is not None:
+    """Dask config for the LocalCluster's worker environment, unless the user set MALLOC_MMAP_THRESHOLD_
+    (in the Dask config or the environment)."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or dask.config.get(f"{_ENVIRON}.MALLOC_MMAP_THRESHOLD_", None):
         return {}
+    # The Nanny lets the client's os.environ override this config, and writes the config into os.environ when
+    # it spawns a worker: an earlier LocalCluster of the same process leaves MALLOC_TRIM_THRESHOLD_=65536
+    # there. Writing ours the same way makes it hold for every cluster this process starts.
+    os.environ.update({name: str(value) for name, value in WORKER_MALLOC_ENVIRON.items()})
     return {f"{_ENVIRON}.{name}": value for name, value in WORKER_MALLOC_ENVIRON.items()}
 
 
