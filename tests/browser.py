@@ -7,8 +7,10 @@ import asyncio
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,7 +24,8 @@ def chromium() -> str | None:
 
 
 async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int]) -> bytes:
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing to the profile while it is removed: ignore that.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", f"--window-size={size[0]},{size[1]}",
@@ -63,7 +66,7 @@ async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int
             ws.close()
             return base64.b64decode(shot["data"])
         finally:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole session: chromium and its helpers
             proc.wait()
 
 
