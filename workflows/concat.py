@@ -42,25 +42,16 @@ def _copy_into(source: str, out: BinaryIO) -> int:
 def concatenate(parts: Iterable[str], destination: str, header: bytes = b"") -> int:
     """Write ``header`` then every part in the given order to ``destination``; return the bytes written.
 
-    The data goes to ``destination + ".tmp"``, is fsynced, and only then renamed over ``destination``, so a
-    crash never leaves a half-written file under the final name.
+    The whole join at once, through the same temp file, fsync and rename as ``OrderedConcat``: a crash never
+    leaves a half-written file under the final name.
     """
-    temporary = destination + ".tmp"
-    written = 0
-    try:
-        with open(temporary, "wb") as out:
-            out.write(header)
-            written += len(header)
-            for part in parts:
-                written += _copy_into(part, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, destination)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    return written
+    out = OrderedConcat(destination, header)
+    with aborted_on_error(out):
+        count = 0
+        for index, part in enumerate(parts):
+            out.add(index, part)
+            count += 1
+        return out.finish(count)
 
 
 class OrderedConcat:
