@@ -141,10 +141,11 @@ class EngineResult:
         }
 
 
-def _is_helper(process) -> bool:
-    """multiprocessing's resource tracker and fork server: tiny helpers, not workers."""
+def _is_worker(process) -> bool:
+    """A LocalCluster worker is a process started by multiprocessing's spawn; multiprocessing's resource
+    tracker and fork server, and short-lived commands a library runs (``uname``...), are not workers."""
     command = " ".join(process.cmdline())
-    return "resource_tracker" in command or "forkserver import main" in command
+    return "spawn_main" in command and "resource_tracker" not in command
 
 
 def _sample_tree(process: subprocess.Popen, usage: ProcessUsage, stop: threading.Event) -> None:
@@ -154,7 +155,6 @@ def _sample_tree(process: subprocess.Popen, usage: ProcessUsage, stop: threading
         root = psutil.Process(process.pid)
     except psutil.NoSuchProcess:
         return
-    ignored: set[int] = set()
     while not stop.is_set():
         try:
             usage.client_peak_rss = max(usage.client_peak_rss, root.memory_info().rss)
@@ -164,11 +164,10 @@ def _sample_tree(process: subprocess.Popen, usage: ProcessUsage, stop: threading
         except psutil.NoSuchProcess:
             return
         for child in children:
-            if child.pid in ignored:
-                continue
             try:
-                if child.pid not in usage.child_peak_rss and _is_helper(child):
-                    ignored.add(child.pid)
+                # Checked at every sample until it is a worker: just after the fork, a worker-to-be still
+                # shows its parent's command line.
+                if child.pid not in usage.child_peak_rss and not _is_worker(child):
                     continue
                 rss = child.memory_info().rss
                 times = child.cpu_times()
