@@ -88,3 +88,21 @@ def test_local_cluster_workers_keep_glibc_fast_for_big_buffers() -> None:
         seen = set(client.run(_malloc_environ).values())
     assert seen == {(str(WORKER_MALLOC_ENVIRON["MALLOC_MMAP_THRESHOLD_"]),
                      str(WORKER_MALLOC_ENVIRON["MALLOC_TRIM_THRESHOLD_"]))}
+
+
+@pytest.mark.cluster
+def test_local_cluster_attaches_its_dashboard_after_spawning_the_workers() -> None:
+    import urllib.request
+
+    from workflows.cluster import dashboard_link, open_client, worker_count
+
+    with open_client(workers=2) as client:
+        workers = worker_count(client)
+        link = dashboard_link(client)
+        assert link and link.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(link, timeout=30) as page:
+            status = page.read().decode("utf-8", "replace")
+        with urllib.request.urlopen(link.replace("/status", "/tasks"), timeout=30) as page:
+            tasks_status = page.status
+    assert workers == 2
+    assert "bokeh" in status.lower() and tasks_status == 200
