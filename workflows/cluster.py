@@ -65,20 +65,6 @@ def worker_malloc_settings() -> dict[str, int]:
     return {f"{_ENVIRON}.{name}": value for name, value in WORKER_MALLOC_ENVIRON.items()}
 
 
-def _attach_dashboard(cluster: LocalCluster) -> None:
-    """Add the bokeh dashboard to the running scheduler's HTTP server (what ``dashboard=True`` does at start)."""
-    try:
-        from distributed.dashboard import scheduler as dashboard
-    except ImportError:  # no bokeh: the run goes on without a dashboard, as LocalCluster does
-        return
-    scheduler = cluster.scheduler
-
-    async def connect() -> None:
-        dashboard.connect(scheduler.http_application, scheduler.http_server, scheduler, prefix="/")
-
-    cluster.sync(connect)
-
-
 @contextmanager
 def open_client(
     scheduler: str | None = None,
@@ -112,26 +98,15 @@ def open_client(
             client.close()
         return
 
-    count = workers or default_workers()
     with dask.config.set(worker_malloc_settings()):
-        # The scheduler starts without its dashboard and the workers are asked for at once: importing bokeh
-        # (~0.3 s of CPU) then runs while the worker processes start, instead of before they are spawned.
         cluster = LocalCluster(
-            n_workers=0,
+            n_workers=workers or default_workers(),
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
-            scheduler_kwargs={"dashboard": False},
             silence_logs=logging.ERROR,
         )
-        try:
-            cluster.scale(count)
-            _attach_dashboard(cluster)
-            cluster.sync(cluster._correct_state)
-        except BaseException:
-            cluster.close()
-            raise
     try:
         with Client(cluster, set_as_default=False) as client:
             yield client
