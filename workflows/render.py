@@ -62,8 +62,10 @@ class BlockResult:
     dropped_fields: Counter = field(default_factory=Counter)
 
 
-class _Rejects:
-    """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected)."""
+class RejectCollector:
+    """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected).
+
+    Every input format (NDJSON here, TSV in tsv.py) collects its rejects through it."""
 
     def __init__(self, input_name: str, raw_lines: Sequence[bytes] | bytes, base_offset: int) -> None:
         """``raw_lines``: the block's lines, or the block itself (without its final newline), then split only
@@ -97,10 +99,6 @@ class _Rejects:
     def to_bytes(self) -> bytes:
         self.records.sort(key=lambda item: item[0])
         return b"".join(record for _, record in self.records)
-
-
-# Other input formats (TSV) collect their rejects the same way.
-RejectCollector = _Rejects
 
 
 def json_type_name(value: Any) -> str:
@@ -245,7 +243,7 @@ class BlockConverter:
         body = block[:-1] if block.endswith(b"\n") else block
         n_lines = body.count(b"\n") + 1
         result = BlockResult(lines=n_lines)
-        rejects = _Rejects(self.input_name, body, base_offset)
+        rejects = RejectCollector(self.input_name, body, base_offset)
 
         records = self._parse_clean_block(body, n_lines)
         if records is not None:
@@ -287,7 +285,7 @@ class BlockConverter:
         # would have a different length.
         return records if len(records) == n_lines else None
 
-    def _parse_lines(self, raw_lines: list[bytes], rejects: _Rejects) -> tuple[list[dict], list[int], int]:
+    def _parse_lines(self, raw_lines: list[bytes], rejects: RejectCollector) -> tuple[list[dict], list[int], int]:
         """Parse a block that is not clean: blank lines counted, bad lines rejected, the rest parsed in bulk."""
         candidates: list[tuple[int, bytes]] = []
         singles: list[tuple[int, bytes]] = []
@@ -307,7 +305,7 @@ class BlockConverter:
         order = sorted(parsed)
         return [parsed[i] for i in order], order, blank
 
-    def _parse_bisect(self, items: list[tuple[int, bytes]], parsed: dict[int, dict], rejects: _Rejects) -> None:
+    def _parse_bisect(self, items: list[tuple[int, bytes]], parsed: dict[int, dict], rejects: RejectCollector) -> None:
         if len(items) <= 4:
             for i, text in items:
                 self._parse_one(i, text, parsed, rejects)
@@ -324,7 +322,7 @@ class BlockConverter:
         self._parse_bisect(items[middle:], parsed, rejects)
 
     @staticmethod
-    def _parse_one(i: int, text: bytes, parsed: dict[int, dict], rejects: _Rejects) -> None:
+    def _parse_one(i: int, text: bytes, parsed: dict[int, dict], rejects: RejectCollector) -> None:
         try:
             record = orjson.loads(text)
         except orjson.JSONDecodeError as error:
@@ -346,7 +344,7 @@ class BlockConverter:
         self,
         records: list[dict],
         line_index: Sequence[int],
-        rejects: _Rejects,
+        rejects: RejectCollector,
         dropped: Counter,
     ) -> tuple[str, Sequence[int]]:
         """Render records to CSV text; records with a value that does not fit its column are rejected."""
@@ -375,7 +373,7 @@ class BlockConverter:
         return self._emit(values), line_index
 
     def render_records(
-        self, records: list[dict], line_index: Sequence[int], rejects: "RejectCollector", dropped: Counter
+        self, records: list[dict], line_index: Sequence[int], rejects: RejectCollector, dropped: Counter
     ) -> tuple[str, Sequence[int]]:
         """Render already parsed records (from any input format) exactly as parsed JSON lines are rendered."""
         return self._render(records, line_index, rejects, dropped)
