@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,30 @@ def test_unknown_engine_is_a_usage_error(tmp_path) -> None:
     assert done.returncode == 2
     assert "unknown engine(s) spark" in done.stderr
     assert not list(tmp_path.iterdir())  # refused before generating anything
+
+
+WORKER_THAT_FORKS = """
+import multiprocessing, os, time
+
+def worker():
+    # A library call such as platform.processor() forks to run `uname -p`; until its exec, the child shows
+    # this worker's command line. Holding that state for a while makes the sampler see it every time.
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(1.0)
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+if __name__ == "__main__":
+    process = multiprocessing.get_context("spawn").Process(target=worker)
+    process.start()
+    process.join()
+"""
+
+
+def test_a_command_a_worker_forks_is_not_counted_as_a_worker(tmp_path: Path) -> None:
+    pytest.importorskip("psutil")
+    script = tmp_path / "tree.py"
+    script.write_text(WORKER_THAT_FORKS)
+    _, usage = bench.measure([sys.executable, str(script)])
+    assert len(usage.child_peak_rss) == 1

@@ -141,11 +141,13 @@ class EngineResult:
         }
 
 
-def _is_worker(process) -> bool:
-    """A LocalCluster worker is a process started by multiprocessing's spawn; multiprocessing's resource
-    tracker and fork server, and short-lived commands a library runs (``uname``...), are not workers."""
+def _is_worker(process, client_pid: int) -> bool:
+    """A LocalCluster worker is a process the client starts through multiprocessing's spawn. Multiprocessing's
+    resource tracker is not one, nor a short-lived command a worker runs (``uname -p``...): between its fork
+    and its exec such a command still shows the worker's command line, but its parent is the worker."""
     command = " ".join(process.cmdline())
-    return "spawn_main" in command and "resource_tracker" not in command
+    return ("spawn_main" in command and "resource_tracker" not in command
+            and process.ppid() == client_pid)
 
 
 def _sample_tree(process: subprocess.Popen, usage: ProcessUsage, stop: threading.Event) -> None:
@@ -167,7 +169,7 @@ def _sample_tree(process: subprocess.Popen, usage: ProcessUsage, stop: threading
             try:
                 # Checked at every sample until it is a worker: just after the fork, a worker-to-be still
                 # shows its parent's command line.
-                if child.pid not in usage.child_peak_rss and not _is_worker(child):
+                if child.pid not in usage.child_peak_rss and not _is_worker(child, root.pid):
                     continue
                 rss = child.memory_info().rss
                 times = child.cpu_times()
