@@ -82,6 +82,8 @@ def _to_arrow_values(column: Column, values: list[Any]) -> list[Any]:
 class ValueCollector(BlockConverter):
     """A BlockConverter that keeps each block's checked values as an Arrow table instead of CSV text."""
 
+    renders_csv = False
+
     def __init__(self, columns: Sequence[Column], input_name: str, transforms=None) -> None:
         super().__init__(columns, input_name, transforms)
         self.schema = arrow_schema(self.columns)

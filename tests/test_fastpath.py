@@ -1,0 +1,152 @@
+"""The fast path gives exactly the reference path's bytes, takes the common block, and declines the rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workflows.fastpath import FastPath
+from workflows.generate import generate_capture
+from workflows.render import BlockConverter, list_cell
+from workflows.schema import CONN, Column
+
+COLUMNS = [
+    Column("ts", "time"), Column("uid", "string"), Column("id.orig_p", "port"), Column("duration", "interval"),
+    Column("local_orig", "bool"), Column("history", "string"), Column("tunnel_parents", "set[string]"),
+    Column("ttls", "vector[interval]"), Column("ports", "set[count]"),
+]
+
+
+def both_ways(block: bytes, columns=COLUMNS):
+    """The converter's result and the reference path's result for one block."""
+    fast = BlockConverter(columns, "x").convert(block, 100)
+    reference = BlockConverter(columns, "x", fast_path=False).convert(block, 100)
+    return fast, reference
+
+
+def offered(block: bytes, columns=COLUMNS) -> bytes | None:
+    """What the fast path makes of a clean block (None: it declines)."""
+    return FastPath(columns, list_cell).render(block, block.rstrip(b"\n").count(b"\n") + 1)
+
+
+# Values that hit each check of the fast path: text that needs quoting or escaping, brackets, "null" and
+# exponent look-alikes in strings, floats where orjson and repr differ, integers at and past 64 bits.
+tricky_text = st.one_of(
+    st.text(max_size=8),
+    st.sampled_from(["a,b", '"', "\\", "\r", "\n", "\t", "[", "]", "],[", "null", "e-5", "1e+16", "0.0000", "é",
+                     "中", "\x00", "'=1", ""]),
+)
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False), st.floats(1e-7, 2e-4), st.floats(1e15, 1e17),
+    st.integers(-(2**63), 2**64 - 1), st.integers(2**64, 2**70), st.integers(-(2**70), -(2**63) - 1),
+)
+anything = st.one_of(st.none(), st.booleans(), numbers, tricky_text, st.lists(tricky_text, max_size=2))
+
+
+def typed(good, share_of_good: int = 8):
+    """Mostly values of the column's type, sometimes anything (a value that must be rejected)."""
+    return st.one_of(*([good] * share_of_good), anything)
+
+
+record = st.fixed_dictionaries(
+    {"ts": typed(st.one_of(st.floats(0, 2e9), st.integers(0, 2**40)))},
+    optional={
+        "uid": typed(tricky_text),
+        "id.orig_p": typed(st.integers(0, 65535)),
+        "duration": typed(st.one_of(st.floats(0, 1e5), st.floats(0, 2e-4), st.integers(0, 100))),
+        "local_orig": typed(st.booleans()),
+        "history": typed(st.one_of(st.none(), tricky_text)),
+        "tunnel_parents": typed(st.lists(st.one_of(st.none(), tricky_text), max_size=2)),
+        "ttls": typed(st.lists(st.one_of(st.floats(0, 1e3), st.floats(1e-6, 1e-4)), max_size=2)),
+        "ports": typed(st.lists(st.integers(0, 2**64 - 1), max_size=2)),
+        "extra": anything,
+    },
+)
+clean_line = st.one_of(
+    record.map(lambda r: json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode()),
+    record.map(lambda r: json.dumps(r, ensure_ascii=True).encode()),  # \u escapes, also inside keys' values
+    record.map(lambda r: json.dumps(r, separators=(", ", ": "), ensure_ascii=False).encode()),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(clean_line, min_size=1, max_size=12))
+def test_any_clean_block_converts_to_the_reference_bytes(lines: list[bytes]) -> None:
+    fast, reference = both_ways(b"\n".join(lines) + b"\n")
+    assert fast == reference
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(record.filter(lambda r: "extra" not in r), min_size=1, max_size=12))
+def test_when_the_fast_path_takes_a_block_its_bytes_are_the_reference_rows(records: list[dict]) -> None:
+    block = b"\n".join(json.dumps(r, separators=(",", ":")).encode() for r in records) + b"\n"
+    rendered = offered(block)
+    reference = BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0)
+    if rendered is not None:
+        assert rendered == reference.csv and reference.rows == len(records)
+
+
+def test_a_generated_capture_takes_the_fast_path_block_after_block(tmp_path) -> None:
+    path = tmp_path / "conn.ndjson"
+    generate_capture(str(path), 3000, seed=7)
+    data = path.read_bytes()
+    blocks = [data[i:i + 40_000] for i in range(0, len(data), 40_000)]
+    blocks = [b"\n".join(b.split(b"\n")[1:-1]) + b"\n" for b in blocks]  # whole lines only
+    for block in blocks:
+        rendered = offered(block, CONN.columns)
+        assert rendered is not None
+        assert rendered == BlockConverter(CONN.columns, "x", fast_path=False).convert(block, 0).csv
+
+
+@pytest.mark.parametrize("line, why", [
+    (b'{"ts":1.5,"uid":"a,b"}', "a comma needs quoting"),
+    (b'{"ts":1.5,"uid":"say \\"hi\\""}', "a quote needs quoting"),
+    (b'{"ts":1.5,"uid":"two\\nlines"}', "a newline needs quoting"),
+    (b'{"ts":1.5,"tunnel_parents":["a","b"]}', "a set of two needs quoting"),
+    (b'{"ts":1.5,"extra":1}', "an unknown key is counted in dropped_fields"),
+    (b'{"ts":"2020-06-05T14:39:59.305988Z"}', "an ISO 8601 time is checked by the reference"),
+    (b'{"ts":1.5,"id.orig_p":1.0}', "a float in a count column is a reject"),
+    (b'{"ts":1.5,"id.orig_p":"80"}', "a string in a count column is a reject"),
+    (b'{"ts":1.5,"local_orig":1}', "a number in a bool column is a reject"),
+    (b'{"ts":1.5,"ports":[1,"2"]}', "a string in a set[count] is a reject"),
+    (b'{"ts":1.5,"id.orig_p":18446744073709551616}', "orjson reads an integer past 64 bits as a float"),
+])
+def test_the_fast_path_declines_what_only_the_reference_gets_right(line: bytes, why: str) -> None:
+    block = b'{"ts":1.25,"uid":"C1"}\n' + line + b"\n"
+    assert offered(block) is None, why
+    fast, reference = both_ways(block)
+    assert fast == reference
+
+
+def test_numbers_orjson_writes_its_own_way_are_written_as_repr() -> None:
+    block = b'{"ts":1700000000.000046,"duration":0.000072,"ttls":[0.00002]}\n{"ts":1e16,"duration":6e-6}\n'
+    rendered = offered(block)
+    assert rendered == b"1700000000.000046,,,7.2e-05,,,,2e-05,\n1e+16,,,6e-06,,,,,\n"
+    assert rendered == BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0).csv
+
+
+def test_text_that_looks_like_json_punctuation_or_numbers_is_kept() -> None:
+    block = b'{"ts":1,"uid":"[null","history":"]] 5e-3 0.00001"}\n{"ts":2,"uid":"[5e-3","history":"null]"}\n'
+    rendered = offered(block)
+    assert rendered == b"1,[null,,,,]] 5e-3 0.00001,,,\n2,[5e-3,,,,null],,,\n"
+    assert rendered == BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0).csv
+
+
+def test_null_and_missing_keys_both_render_empty() -> None:
+    block = b'{"ts":null,"uid":"null","history":null,"tunnel_parents":[null]}\n{"ts":2}\n'
+    assert offered(block) == b",null,,,,,,,\n2,,,,,,,,\n"
+
+
+def test_value_transforms_and_parquet_collection_never_take_the_fast_path() -> None:
+    from workflows.normalize import column_transforms
+
+    assert BlockConverter(COLUMNS, "x")._fast_path is not None
+    assert BlockConverter(COLUMNS, "x", column_transforms(COLUMNS, csv_safe=True))._fast_path is None
+    assert BlockConverter(COLUMNS[:1], "x")._fast_path is None  # a lone empty field is quoted
+    pytest.importorskip("pyarrow")
+    from workflows.parquet import ValueCollector
+
+    assert ValueCollector(COLUMNS, "x")._fast_path is None

@@ -1,0 +1,134 @@
+"""The fast path for the common block: typed decoding with msgspec, the CSV text from one ``orjson.dumps``.
+
+``render.BlockConverter``'s column-at-a-time path is the reference: it takes every line, finds every reject
+and applies every option. This path takes only the common case, a block where every line is a flat object
+whose keys are all output columns and whose values all fit their types, and it returns CSV bytes only when
+checks on the text prove them to be the reference's bytes; otherwise it returns None and the block goes the
+reference way (where each bad line is found, rejected and counted as usual).
+
+How, for a block of whole lines:
+
+* msgspec decodes its lines (``decode_lines``) into structs with one field per output column. The field
+  types are the rules of "what is a rejected line" (a ``count`` takes only integers, a ``time`` only numbers,
+  a ``bool`` only booleans), so decoding *is* the type check; a key that is not an output column fails the
+  decode too (it would have to be counted in ``dropped_fields``). A set or vector is joined into its cell
+  text while decoding. A line that is not one JSON object fails the decode or changes the record count.
+* each struct becomes a tuple and the tuples one JSON text (``[[v,v,...],[v,...]]``), both in C;
+* byte passes make it CSV: the outer brackets go, ``],[`` becomes a newline and every quote is deleted (a
+  missing key decodes to ``""``, which then vanishes; an explicit ``null`` is removed by a rarer pass).
+
+That is exact when no string holds a character JSON escapes (a backslash would show) or a comma (the count
+of commas would be off): such strings need CSV quoting anyway, and their blocks take the reference path. The
+few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a float below 1e-4 written in
+full) are rewritten with ``repr`` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import msgspec
+import orjson
+from msgspec.structs import astuple
+
+from .schema import Column, Kind
+
+# The JSON types each kind of column takes, as in render._ALLOWED_TYPES (sets and vectors: the list_cell hook).
+_FIELD_TYPES: dict[Kind, Any] = {
+    Kind.INTEGER: int | None,
+    Kind.NUMBER: int | float | None,
+    Kind.TIME: int | float | None,  # an ISO 8601 string is checked by the reference path
+    Kind.BOOL: bool | None,
+    Kind.STRING: str | None,
+}
+# Where a number that orjson writes in a notation repr does not use may be: an exponent (orjson 6e-6, repr
+# 6e-06) or a float below 1e-4 written in full (orjson 0.000072, repr 7.2e-05).
+_NOTATION_MARKERS = (b"e-", b"e+", b"0.0000")
+_NUMBER_START = frozenset(b"-0123456789")
+_OPEN_BRACKET = ord("[")
+_DECODE_ERRORS = (msgspec.DecodeError, TypeError)  # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError
+
+
+class _JoinedList(str):
+    """A set or vector column's cell text; one subclass per such column tells the decode hook its column."""
+
+    column: Column
+
+
+class FastPath:
+    """Renders whole clean blocks for one list of output columns, or declines them."""
+
+    def __init__(self, columns: Sequence[Column], list_cell: Callable[[Column, list], str]) -> None:
+        """``list_cell(column, value)``: the reference's cell text of a set or vector value, raising
+        ValueError when the value does not fit the column."""
+        if len(columns) < 2:
+            raise ValueError("the fast path needs two columns or more (a lone empty field is quoted)")
+        fields = []
+        for position, column in enumerate(columns):
+            if column.kind is Kind.LIST:
+                field_type = type(f"JoinedList{position}", (_JoinedList,), {"column": column}) | None
+            else:
+                field_type = _FIELD_TYPES[column.kind]
+            fields.append((f"c{position}", field_type, msgspec.field(default="", name=column.name)))
+        record = msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
+
+        def join_list(kind: type, value: Any) -> _JoinedList:
+            # msgspec's decode hook, called for each set or vector value that is not null.
+            if not (isinstance(kind, type) and issubclass(kind, _JoinedList)):
+                raise NotImplementedError(kind)
+            return kind(list_cell(kind.column, value))
+
+        self._decoder = msgspec.json.Decoder(record, dec_hook=join_list)
+        self._width = len(columns)
+
+    def render(self, block: bytes, n_lines: int) -> bytes | None:
+        """CSV rows of ``block`` (``n_lines`` whole lines, the last one may lack its newline), or None."""
+        try:
+            records = self._decoder.decode_lines(block)
+            text = orjson.dumps(list(map(astuple, records)))
+        except _DECODE_ERRORS:
+            return None
+        # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
+        # two (two objects on one line), so the right count means one object a line.
+        if len(records) != n_lines or not self._is_exact(text, n_lines):
+            return None
+        if any(marker in text for marker in _NOTATION_MARKERS):
+            text = _rewrite_notation(text)
+        if b"null" in text:
+            # Both patterns hold a comma, which no string holds: they can only be JSON nulls.
+            text = text.replace(b",null", b",").replace(b"[null,", b"[,")
+        return text[2:-2].replace(b"],[", b"\n").translate(None, b'"') + b"\n"
+
+    def _is_exact(self, text: bytes, rows: int) -> bool:
+        """True when no string of ``text`` holds an escaped character or a comma: then every comma, and every
+        ``],[`` and quote, is JSON punctuation, and the fields between them are the reference's fields."""
+        return b"\\" not in text and text.count(b",") == rows * self._width - 1
+
+
+def _rewrite_notation(text: bytes) -> bytes:
+    """``text`` with every number orjson wrote in a notation of its own written as ``repr`` writes it.
+
+    Runs only on a text that passed ``FastPath._is_exact``: no string holds a comma, so the field around a
+    marker starts after the "," before it (and the "[" of its row, for a row's first field) and it is a number
+    when it starts with a digit or "-" (a string starts with a quote); a number ends at the next "," or "]".
+    """
+    spans = set()
+    for marker in _NOTATION_MARKERS:
+        at = text.find(marker)
+        while at >= 0:
+            start = text.rfind(b",", 0, at) + 1
+            while text[start] == _OPEN_BRACKET:
+                start += 1
+            comma, bracket = text.find(b",", at), text.find(b"]", at)  # every row ends with "]"
+            end = bracket if comma < 0 or bracket < comma else comma
+            if text[start] in _NUMBER_START and (marker != b"0.0000" or at == start or at == start + 1):
+                spans.add((start, end))
+            at = text.find(marker, at + 1)
+    pieces = []
+    done = 0
+    for start, end in sorted(spans):
+        # orjson's digits are the shortest that read back to the same double, so float() gets the value back.
+        pieces += [text[done:start], repr(float(text[start:end])).encode("ascii")]
+        done = end
+    pieces.append(text[done:])
+    return b"".join(pieces)
