@@ -1,7 +1,9 @@
 """The pure core: a block of NDJSON lines in, CSV rows, reject records and counts out.
 
 No I/O and no Dask here, so every rule of the CSV conventions and of "what is a rejected line" is tested on
-plain bytes. Speed comes from doing per-block what can be done per-block:
+plain bytes. The common clean block first goes the fast path (fastpath.py: typed decoding with msgspec, rows
+written by one orjson.dumps), which gives the same bytes or declines; the path here is the reference for every
+block, and handles every block the fast path declines. It too does per-block what can be done per-block:
 
 * a block whose lines all look like one object each is parsed with a single ``orjson.loads`` of
   ``[line,line,...]``; a block that fails is bisected so each bad line is still found and rejected alone;
@@ -10,8 +12,8 @@ plain bytes. Speed comes from doing per-block what can be done per-block:
 * a column of numbers is rendered by one ``orjson.dumps`` of the whole column (its text is Python's ``repr``
   except for exponents and ``0.0000...``, which are detected and fall back to ``repr``).
 
-Blocks of a few hundred KiB are much faster than blocks of several MiB: the column-at-a-time passes then run
-over records that are still in the CPU cache (see ``plan.DEFAULT_BLOCK_SIZE``).
+Blocks of about a hundred KiB are much faster than blocks of several MiB: the passes over a block's records
+then run over objects that are still in the CPU cache (see ``plan.DEFAULT_BLOCK_SIZE``).
 """
 
 from __future__ import annotations
