@@ -68,6 +68,19 @@ def test_worker_processes_are_measured_one_by_one(report: dict) -> None:
 
 
 @pytest.mark.cluster
+def test_zeekflow_runs_report_their_tasks_busy_time(report: dict) -> None:
+    engines = {e["engine"]: e for e in report["engines"]}
+    for name in ("zeekflow", "zeekflow-1"):
+        run = engines[name]["runs"][0]
+        assert 0 < run["task_s"] < run["workers"] * run["wall_s"]
+        assert engines[name]["tasks_busy"] == pytest.approx(run["task_s"] / (run["workers"] * run["wall_s"]),
+                                                            abs=1e-3)
+        assert report["ratios"][f"{name} wall / (task time / workers)"] >= 1
+    assert engines["zeekflow-1"]["runs"][0]["workers"] == 1
+    assert engines["duckdb"].get("tasks_busy") is None
+
+
+@pytest.mark.cluster
 def test_ratios_compare_zeekflow_with_each_peer_and_itself(report: dict) -> None:
     ran = [e["engine"] for e in report["engines"] if not e["skipped"] and not e["engine"].startswith("zeekflow")
            and e["engine"] != "read"]

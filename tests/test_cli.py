@@ -86,7 +86,8 @@ def test_a_run_prints_the_report_and_writes_everything(log: Path) -> None:
     result = run_cli("convert", str(log), "-o", str(out), "--workers", "1", "--window", "2",
                      "--partition-size", "100", "--summary-json", str(summary))
     assert result.returncode == 0, result.stderr
-    for label in ("Processed:", "Workers:", "Window:", "Max in-flight:", "Errors:", "Duration:", "Rate:"):
+    for label in ("Processed:", "Workers:", "Window:", "Max in-flight:", "Errors:", "Duration:", "Task time:",
+                  "Rate:"):
         assert label in result.stdout
     assert "6 lines (4 rows, 2 rejected, 0 blank)" in result.stdout
     assert "dashboard: http://127.0.0.1:" in result.stderr
@@ -95,8 +96,10 @@ def test_a_run_prints_the_report_and_writes_everything(log: Path) -> None:
     assert report["max_in_flight"] <= 2 and report["partitions"] == len(log.read_bytes()) // 100 + 1
     for key in ("input_bytes", "lines", "rows", "rejected", "blank", "partitions", "workers", "window",
                 "max_in_flight", "reused_partitions", "duration_s", "lines_per_s", "output", "rejects",
-                "dropped_fields"):
+                "dropped_fields", "task_seconds"):
         assert key in report
+    # One single-threaded worker runs one task at a time: its tasks cannot add up to more than the run.
+    assert 0 < report["task_seconds"] < report["duration_s"]
     assert out.read_text().count("\n") == 1 + 4
     rejects = [json.loads(line) for line in Path(str(out) + ".rejects.ndjson").read_text().splitlines()]
     assert [r["line"] for r in rejects] == ["bad line", "[1]"]

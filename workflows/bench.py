@@ -81,6 +81,9 @@ class Run:
     worker_peak_mb: list[float]
     worker_cpu_s: float
     rows: int
+    # zeekflow only, from its summary: the tasks' time on the workers, and how many workers there were.
+    task_s: float | None = None
+    workers: int | None = None
 
 
 @dataclass
@@ -127,6 +130,13 @@ class EngineResult:
         return statistics.median(shares) if shares else None
 
     @property
+    def tasks_busy(self) -> float | None:
+        """The tasks' time on the workers over (workers x wall time): the issue's "workers' busy time divided
+        by the number of workers" against the end-to-end time. None for an engine without tasks."""
+        shares = [r.task_s / (r.workers * r.wall_s) for r in self.runs if r.task_s is not None and r.workers]
+        return statistics.median(shares) if shares else None
+
+    @property
     def rows(self) -> int | None:
         return self.runs[0].rows if self.runs and self.runs[0].rows >= 0 else None
 
@@ -136,7 +146,8 @@ class EngineResult:
             "lines_per_s": round(self.lines_per_s), "mb_per_s": round(self.mb_per_s, 1),
             "wall_s": round(self.wall_s, 3), "client_peak_mb": round(self.client_peak_mb, 1),
             "worker_peak_mb": [round(m, 1) for m in self.worker_peak_mb],
-            "workers_busy": None if self.workers_busy is None else round(self.workers_busy, 3), "rows": self.rows,
+            "workers_busy": None if self.workers_busy is None else round(self.workers_busy, 3),
+            "tasks_busy": None if self.tasks_busy is None else round(self.tasks_busy, 3), "rows": self.rows,
             "runs": [asdict(r) for r in self.runs],
         }
 
@@ -218,7 +229,8 @@ def ensure_capture(data_dir: str, lines: int) -> str:
 
 
 def _zeekflow_argv(capture: str, output: str, workers: int | None, partition_size: str | None) -> list[str]:
-    argv = [sys.executable, "-m", "workflows", "convert", capture, "-o", output, "--no-progress"]
+    argv = [sys.executable, "-m", "workflows", "convert", capture, "-o", output, "--no-progress",
+            "--summary-json", output + ".summary.json"]
     if workers:
         argv += ["--workers", str(workers)]
     if partition_size:
@@ -248,12 +260,18 @@ def _missing(engine: str) -> str | None:
 def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: bool) -> Run:
     output = os.path.join(config.data_dir, f"out-{engine}.csv")
     argv = engine_argv(engine, capture, output, config)
+    summary = output + ".summary.json"
     try:
         wall, usage = measure(argv)
         rows = count_rows(output) if check_rows and engine != "read" else -1
+        task_s = worker_count = None
+        if os.path.exists(summary):
+            with open(summary, encoding="utf-8") as f:
+                facts = json.load(f)
+            task_s, worker_count = facts["task_seconds"], facts["workers"]
     finally:
         if not config.keep_outputs:
-            for leftover in (output, output + ".rejects.ndjson"):
+            for leftover in (output, output + ".rejects.ndjson", summary):
                 if os.path.exists(leftover):
                     os.unlink(leftover)
     workers = sorted(usage.child_peak_rss.values(), reverse=True)
@@ -263,6 +281,8 @@ def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: 
         worker_peak_mb=[round(rss / 2**20, 1) for rss in workers],
         worker_cpu_s=round(sum(usage.child_cpu_s.values()), 2),
         rows=rows,
+        task_s=task_s,
+        workers=worker_count,
     )
 
 
@@ -295,6 +315,11 @@ def ratios(results: list[EngineResult]) -> dict[str, float]:
     if "zeekflow" in by_name and "zeekflow-1" in by_name:
         out["zeekflow / zeekflow-1 (scaling)"] = round(
             by_name["zeekflow"].lines_per_s / by_name["zeekflow-1"].lines_per_s, 2)
+    for ours in ("zeekflow", "zeekflow-1"):
+        busy = by_name[ours].tasks_busy if ours in by_name else None
+        if busy:
+            # End to end (Python start to exit) over the workers' busy time per worker: 1.0 is no overhead.
+            out[f"{ours} wall / (task time / workers)"] = round(1 / busy, 2)
     return out
 
 
@@ -373,17 +398,19 @@ def format_report(report: dict) -> str:
     out = [f"{report['lines']:,} lines, {report['input_bytes'] / 1e6:,.1f} MB; {report['machine']['cpus']} CPUs; "
            f"median of {report['config']['reps']} runs each",
            "",
-           "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | workers busy | rows |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | workers busy (CPU) | "
+           "tasks busy | rows |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for e in report["engines"]:
         if e["skipped"]:
-            out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | |")
+            out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | | |")
             continue
         rows = "—" if e["rows"] is None else f"{e['rows']:,}"
         busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
+        tasks = "—" if e.get("tasks_busy") is None else f"{e['tasks_busy']:.0%}"
         client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
         out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
-                   f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {rows} |")
+                   f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {tasks} | {rows} |")
     out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in report["ratios"].items()]
     if "curve" in report:
         out += ["", "| partition size | lines/s | wall s | workers busy | peak RSS workers MB |", "|---|---|---|---|---|"]

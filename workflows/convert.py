@@ -150,6 +150,7 @@ class _Totals:
         self.started = started
         self.infos: dict[int, ShardInfo] = {}
         self.lines = self.rows = self.rejected = self.blank = self.bytes_done = 0
+        self.task_seconds = 0.0
         self.dropped: Counter = Counter()
         self.lengths = {p.index: p.length for p in job.partitions}
 
@@ -213,6 +214,7 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
 
     def record(info: ShardInfo) -> None:
         manifest.record(info)
+        totals.task_seconds += info.seconds  # this run's tasks only, not the shards --resume took over
         join(info)
 
     with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security) as client:
@@ -263,6 +265,7 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         reused_partitions=len(reused),
         retried_tasks=stats.retried,
         duration_s=round(duration, 3),
+        task_seconds=round(totals.task_seconds, 3),
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
         columns=[c.name for c in job.columns],

@@ -14,8 +14,8 @@ How, for a block of whole lines:
   decode too (it would have to be counted in ``dropped_fields``). A set or vector is joined into its cell
   text while decoding. A line that is not one JSON object fails the decode or changes the record count.
 * each struct becomes a tuple and the tuples one JSON text (``[[v,v,...],[v,...]]``), both in C;
-* byte passes make it CSV: the outer brackets go, ``],[`` becomes a newline and every quote is deleted (a
-  missing key decodes to ``""``, which then vanishes; an explicit ``null`` is removed by a rarer pass).
+* byte passes make it CSV: the outer brackets go, every quote is deleted and ``],[`` becomes a newline (a
+  missing key decodes to ``""``, which then vanishes).
 
 That is exact when no string holds a character JSON escapes (a backslash would show) or a comma (the count
 of commas would be off): such strings need CSV quoting anyway, and their blocks take the reference path. The
@@ -25,6 +25,7 @@ full) are rewritten with ``repr`` first.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Callable, Sequence
 
 import msgspec
@@ -34,12 +35,14 @@ from msgspec.structs import astuple
 from .schema import Column, Kind
 
 # The JSON types each kind of column takes, as in render._ALLOWED_TYPES (sets and vectors: the list_cell hook).
+# An explicit null fits every column there, but Zeek leaves unset fields out instead of writing null: a block
+# with a null fails the decode here and takes the reference path, so the text needs no search for nulls.
 _FIELD_TYPES: dict[Kind, Any] = {
-    Kind.INTEGER: int | None,
-    Kind.NUMBER: int | float | None,
-    Kind.TIME: int | float | None,  # an ISO 8601 string is checked by the reference path
-    Kind.BOOL: bool | None,
-    Kind.STRING: str | None,
+    Kind.INTEGER: int,
+    Kind.NUMBER: int | float,
+    Kind.TIME: int | float,  # an ISO 8601 string is checked by the reference path
+    Kind.BOOL: bool,
+    Kind.STRING: str,
 }
 # Where a number that orjson writes in a notation repr does not use may be: an exponent (orjson 6e-6, repr
 # 6e-06) or a float below 1e-4 written in full (orjson 0.000072, repr 7.2e-05).
@@ -66,38 +69,49 @@ class FastPath:
         fields = []
         for position, column in enumerate(columns):
             if column.kind is Kind.LIST:
-                field_type = type(f"JoinedList{position}", (_JoinedList,), {"column": column}) | None
+                field_type = type(f"JoinedList{position}", (_JoinedList,), {"column": column})
             else:
                 field_type = _FIELD_TYPES[column.kind]
             fields.append((f"c{position}", field_type, msgspec.field(default="", name=column.name)))
         record = msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
 
         def join_list(kind: type, value: Any) -> _JoinedList:
-            # msgspec's decode hook, called for each set or vector value that is not null.
+            # msgspec's decode hook, called for each set or vector value.
             if not (isinstance(kind, type) and issubclass(kind, _JoinedList)):
                 raise NotImplementedError(kind)
             return kind(list_cell(kind.column, value))
 
         self._decoder = msgspec.json.Decoder(record, dec_hook=join_list)
         self._width = len(columns)
+        self._number_columns = [itemgetter(p) for p, c in enumerate(columns) if c.kind in (Kind.NUMBER, Kind.TIME)]
 
     def render(self, block: bytes, n_lines: int) -> bytes | None:
         """CSV rows of ``block`` (``n_lines`` whole lines, the last one may lack its newline), or None."""
         try:
             records = self._decoder.decode_lines(block)
-            text = orjson.dumps(list(map(astuple, records)))
+            rows = list(map(astuple, records))
+            text = orjson.dumps(rows)
         except _DECODE_ERRORS:
             return None
         # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
         # two (two objects on one line), so the right count means one object a line.
         if len(records) != n_lines or not self._is_exact(text, n_lines):
             return None
-        if any(marker in text for marker in _NOTATION_MARKERS):
+        if self._numbers_need_repr(rows):
             text = _rewrite_notation(text)
-        if b"null" in text:
-            # Both patterns hold a comma, which no string holds: they can only be JSON nulls.
-            text = text.replace(b",null", b",").replace(b"[null,", b"[,")
-        return text[2:-2].replace(b"],[", b"\n").translate(None, b'"') + b"\n"
+        # Strings hold no quote (it would be escaped) and no comma, so "],[" only separates rows.
+        rows_text = text[2:-2].translate(None, b'"').split(b"],[")
+        rows_text.append(b"")  # the last row's newline
+        return b"\n".join(rows_text)
+
+    def _numbers_need_repr(self, rows: list[tuple]) -> bool:
+        """True when orjson may have written a number of a number column in a notation of its own. Checked on
+        each such column's own text, much shorter than the block's (a missing value is written ``""``)."""
+        for column in self._number_columns:
+            text = orjson.dumps(list(map(column, rows)))
+            if b"e" in text or b"0.0000" in text:
+                return True
+        return False
 
     def _is_exact(self, text: bytes, rows: int) -> bool:
         """True when no string of ``text`` holds an escaped character or a comma: then every comma, and every

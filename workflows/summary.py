@@ -27,6 +27,9 @@ class Summary:
     reused_partitions: int = 0
     retried_tasks: int | None = 0  # reruns after a lost worker or a task error; None when the scheduler can't count
     duration_s: float = 0.0
+    # The workers' busy time: how long this run's tasks ran, summed. Over workers x duration_s, it shows how
+    # much of the run the workers spent converting (start-up, scheduling and the final join are the rest).
+    task_seconds: float = 0.0
     lines_per_s: float = 0.0
     dashboard: str | None = None
     columns: list[str] = field(default_factory=list)
@@ -44,6 +47,11 @@ class Summary:
             f.write("\n")
         os.replace(temporary, path)
 
+    def _busy(self) -> str:
+        if not (self.workers and self.duration_s):
+            return ""
+        return f" ({self.task_seconds / (self.workers * self.duration_s):.0%} of {self.workers} x duration)"
+
     def report(self) -> str:
         """The end-of-run report, one fact a line."""
         mb = self.input_bytes / 1e6
@@ -58,6 +66,7 @@ class Summary:
             f"Max in-flight: {self.max_in_flight}",
             f"Errors:        {errors}",
             f"Duration:      {self.duration_s:,.2f} s",
+            f"Task time:     {self.task_seconds:,.2f} s on the workers{self._busy()}",
             f"Rate:          {self.lines_per_s:,.0f} lines/s ({mb / self.duration_s if self.duration_s else 0:,.1f} MB/s)",
             f"Output:        {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
         ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class ShardInfo:
     # sha256 of each shard as written, so --resume can tell a finished shard from a torn or corrupt one.
     checksum: str = ""
     rejects_checksum: str = ""
+    # How long the task ran on its worker: summed over a run, the workers' busy time (Summary.task_seconds).
+    seconds: float = 0.0
 
 
 def shard_name(index: int, output_format: str = "csv") -> str:
@@ -70,6 +73,7 @@ def block_size(spec: TaskSpec) -> int:
 
 def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     """Read the partition's byte range, convert it, write both shards atomically, return the counts."""
+    started = time.perf_counter()
     csv_path = os.path.join(spec.work_dir, shard_name(partition.index, spec.output_format))
     rejects_path = os.path.join(spec.work_dir, rejects_shard_name(partition.index))
     suffix = f".tmp-{uuid.uuid4().hex}"
@@ -114,4 +118,5 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
         dropped_fields=dict(dropped),
         checksum=shard.checksum(),
         rejects_checksum=rejects_digest.hexdigest(),
+        seconds=round(time.perf_counter() - started, 4),
     )
