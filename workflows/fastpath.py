@@ -35,8 +35,9 @@ from msgspec.structs import astuple
 from .schema import Column, Kind
 
 # The JSON types each kind of column takes, as in render._ALLOWED_TYPES (sets and vectors: the list_cell hook).
-# An explicit null fits every column there, but Zeek leaves unset fields out instead of writing null: a block
-# with a null fails the decode here and takes the reference path, so the text needs no search for nulls.
+# An explicit null fits every column too, but Zeek leaves unset fields out unless told to write them as null
+# (LogAscii::json_include_unset_fields): blocks are decoded without null first, so the common text needs no
+# search for nulls, and only a block that fails on a null is decoded again with it.
 _FIELD_TYPES: dict[Kind, Any] = {
     Kind.INTEGER: int,
     Kind.NUMBER: int | float,
@@ -66,14 +67,14 @@ class FastPath:
         ValueError when the value does not fit the column."""
         if len(columns) < 2:
             raise ValueError("the fast path needs two columns or more (a lone empty field is quoted)")
-        fields = []
-        for position, column in enumerate(columns):
-            if column.kind is Kind.LIST:
-                field_type = type(f"JoinedList{position}", (_JoinedList,), {"column": column})
-            else:
-                field_type = _FIELD_TYPES[column.kind]
-            fields.append((f"c{position}", field_type, msgspec.field(default="", name=column.name)))
-        record = msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
+        types = [type(f"JoinedList{position}", (_JoinedList,), {"column": column}) if column.kind is Kind.LIST
+                 else _FIELD_TYPES[column.kind] for position, column in enumerate(columns)]
+
+        def record_type(nullable: bool) -> type:
+            fields = [(f"c{position}", field_type | None if nullable else field_type,
+                       msgspec.field(default="", name=column.name))
+                      for position, (column, field_type) in enumerate(zip(columns, types))]
+            return msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
 
         def join_list(kind: type, value: Any) -> _JoinedList:
             # msgspec's decode hook, called for each set or vector value.
@@ -81,14 +82,22 @@ class FastPath:
                 raise NotImplementedError(kind)
             return kind(list_cell(kind.column, value))
 
-        self._decoder = msgspec.json.Decoder(record, dec_hook=join_list)
+        self._decoder = msgspec.json.Decoder(record_type(nullable=False), dec_hook=join_list)
+        self._nullable_decoder = msgspec.json.Decoder(record_type(nullable=True), dec_hook=join_list)
         self._width = len(columns)
         self._number_columns = [itemgetter(p) for p, c in enumerate(columns) if c.kind in (Kind.NUMBER, Kind.TIME)]
 
     def render(self, block: bytes, n_lines: int) -> bytes | None:
         """CSV rows of ``block`` (``n_lines`` whole lines, the last one may lack its newline), or None."""
+        nulls = False
         try:
-            records = self._decoder.decode_lines(block)
+            try:
+                records = self._decoder.decode_lines(block)
+            except msgspec.ValidationError as error:
+                if "got `null`" not in str(error):
+                    raise
+                records = self._nullable_decoder.decode_lines(block)
+                nulls = True
             rows = list(map(astuple, records))
             text = orjson.dumps(rows)
         except _DECODE_ERRORS:
@@ -99,6 +108,9 @@ class FastPath:
             return None
         if self._numbers_need_repr(rows):
             text = _rewrite_notation(text)
+        if nulls:
+            # Both patterns hold a comma, which no string holds: they can only be JSON nulls.
+            text = text.replace(b",null", b",").replace(b"[null,", b"[,")
         # Strings hold no quote (it would be escaped) and no comma, so "],[" only separates rows.
         rows_text = text[2:-2].translate(None, b'"').split(b"],[")
         rows_text.append(b"")  # the last row's newline
