@@ -1,18 +1,19 @@
 """The fast path for the common block: typed decoding with msgspec, the CSV text from one ``orjson.dumps``.
 
 ``render.BlockConverter``'s column-at-a-time path is the reference: it takes every line, finds every reject
-and applies every option. This path takes only the common case, a block where every line is a flat object
-whose keys are all output columns and whose values all fit their types, and it returns CSV bytes only when
-checks on the text prove them to be the reference's bytes; otherwise it returns None and the block goes the
-reference way (where each bad line is found, rejected and counted as usual).
+and applies every option. This path takes only the common case, a block where every line is one object whose
+output columns' values all fit their types, and it returns CSV bytes only when checks on the text prove them
+to be the reference's bytes; otherwise it returns None and the block goes the reference way (where each bad
+line is found, rejected and counted as usual).
 
 How, for a block of whole lines:
 
 * msgspec decodes its lines (``decode_lines``) into structs with one field per output column. The field
   types are the rules of "what is a rejected line" (a ``count`` takes only integers, a ``time`` only numbers,
-  a ``bool`` only booleans), so decoding *is* the type check; a key that is not an output column fails the
-  decode too (it would have to be counted in ``dropped_fields``). A set or vector is joined into its cell
-  text while decoding. A line that is not one JSON object fails the decode or changes the record count.
+  a ``bool`` only booleans), so decoding *is* the type check. A key that is not an output column is learned
+  as an extra field, decoded without being parsed and counted for ``dropped_fields``. A set or vector is
+  joined into its cell text while decoding. A line that is not one JSON object fails the decode or changes the
+  record count.
 * each struct becomes a tuple and the tuples one JSON text (``[[v,v,...],[v,...]]``), both in C;
 * byte passes make it CSV: the outer brackets go, every quote is deleted and ``],[`` becomes a newline (a
   missing key decodes to ``""``, which then vanishes).
@@ -25,6 +26,7 @@ full) are rewritten with ``repr`` first.
 
 from __future__ import annotations
 
+import re
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
@@ -50,6 +52,10 @@ _FIELD_TYPES: dict[Kind, Any] = {
 _NOTATION_MARKERS = (b"e-", b"e+", b"0.0000")
 _NUMBER_START = frozenset(b"-0123456789")
 _OPEN_BRACKET = ord("[")
+# Keys that are not output columns the fast path learns, at most: past that, a block with yet another one
+# takes the reference path (which counts any number of them).
+MAX_DROPPED_KEYS = 64
+_UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
 _DECODE_ERRORS = (msgspec.DecodeError, TypeError)  # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError
 
 
@@ -60,21 +66,22 @@ class _JoinedList(str):
 
 
 class FastPath:
-    """Renders whole clean blocks for one list of output columns, or declines them."""
+    """Renders whole clean blocks for one list of output columns, or declines them.
+
+    Keys that are not output columns (extension keys such as ``_path``, columns left out by ``--columns``) are
+    learned as they show up: the decode fails naming the key, which becomes an extra field of the records,
+    decoded without being parsed (``msgspec.Raw``) and only counted for ``dropped_fields``.
+    """
 
     def __init__(self, columns: Sequence[Column], list_cell: Callable[[Column, list], str]) -> None:
         """``list_cell(column, value)``: the reference's cell text of a set or vector value, raising
         ValueError when the value does not fit the column."""
         if len(columns) < 2:
             raise ValueError("the fast path needs two columns or more (a lone empty field is quoted)")
-        types = [type(f"JoinedList{position}", (_JoinedList,), {"column": column}) if column.kind is Kind.LIST
-                 else _FIELD_TYPES[column.kind] for position, column in enumerate(columns)]
-
-        def record_type(nullable: bool) -> type:
-            fields = [(f"c{position}", field_type | None if nullable else field_type,
-                       msgspec.field(default="", name=column.name))
-                      for position, (column, field_type) in enumerate(zip(columns, types))]
-            return msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
+        self._columns = tuple(columns)
+        self._types = [type(f"JoinedList{position}", (_JoinedList,), {"column": column})
+                       if column.kind is Kind.LIST else _FIELD_TYPES[column.kind]
+                       for position, column in enumerate(columns)]
 
         def join_list(kind: type, value: Any) -> _JoinedList:
             # msgspec's decode hook, called for each set or vector value.
@@ -82,23 +89,32 @@ class FastPath:
                 raise NotImplementedError(kind)
             return kind(list_cell(kind.column, value))
 
-        self._decoder = msgspec.json.Decoder(record_type(nullable=False), dec_hook=join_list)
-        self._nullable_decoder = msgspec.json.Decoder(record_type(nullable=True), dec_hook=join_list)
+        self._join_list = join_list
         self._width = len(columns)
+        self._outputs = itemgetter(*range(self._width))
         self._number_columns = [itemgetter(p) for p, c in enumerate(columns) if c.kind in (Kind.NUMBER, Kind.TIME)]
+        self._dropped: list[str] = []
+        self._build_decoders()
 
-    def render(self, block: bytes, n_lines: int) -> bytes | None:
-        """CSV rows of ``block`` (``n_lines`` whole lines, the last one may lack its newline), or None."""
-        nulls = False
+    def _build_decoders(self) -> None:
+        def record_type(nullable: bool) -> type:
+            fields = [(f"c{position}", field_type | None if nullable else field_type,
+                       msgspec.field(default="", name=column.name))
+                      for position, (column, field_type) in enumerate(zip(self._columns, self._types))]
+            fields += [(f"d{position}", msgspec.Raw, msgspec.field(default=msgspec.UNSET, name=name))
+                       for position, name in enumerate(self._dropped)]
+            return msgspec.defstruct("Record", fields, forbid_unknown_fields=True, gc=False)
+
+        self._decoder = msgspec.json.Decoder(record_type(nullable=False), dec_hook=self._join_list)
+        self._nullable_decoder = msgspec.json.Decoder(record_type(nullable=True), dec_hook=self._join_list)
+
+    def render(self, block: bytes, n_lines: int) -> tuple[bytes, dict[str, int]] | None:
+        """CSV rows of ``block`` (``n_lines`` whole lines, the last one may lack its newline) and the count of
+        lines holding each key that is not an output column; None to decline the block."""
         try:
-            try:
-                records = self._decoder.decode_lines(block)
-            except msgspec.ValidationError as error:
-                if "got `null`" not in str(error):
-                    raise
-                records = self._nullable_decoder.decode_lines(block)
-                nulls = True
-            rows = list(map(astuple, records))
+            records, nulls = self._decode(block)
+            values = list(map(astuple, records))
+            rows = list(map(self._outputs, values)) if self._dropped else values
             text = orjson.dumps(rows)
         except _DECODE_ERRORS:
             return None
@@ -114,7 +130,32 @@ class FastPath:
         # Strings hold no quote (it would be escaped) and no comma, so "],[" only separates rows.
         rows_text = text[2:-2].translate(None, b'"').split(b"],[")
         rows_text.append(b"")  # the last row's newline
-        return b"\n".join(rows_text)
+        return b"\n".join(rows_text), self._count_dropped(values)
+
+    def _decode(self, block: bytes) -> tuple[list, bool]:
+        """The block's records, and whether they were decoded with null allowed; learns dropped keys."""
+        while True:
+            try:
+                try:
+                    return self._decoder.decode_lines(block), False
+                except msgspec.ValidationError as error:
+                    if "got `null`" not in str(error):
+                        raise
+                    return self._nullable_decoder.decode_lines(block), True
+            except msgspec.ValidationError as error:
+                key = _UNKNOWN_KEY.match(str(error))
+                if key is None or len(self._dropped) >= MAX_DROPPED_KEYS:
+                    raise
+                self._dropped.append(key[1])
+                self._build_decoders()
+
+    def _count_dropped(self, values: list[tuple]) -> dict[str, int]:
+        counts = {}
+        for position, name in enumerate(self._dropped, start=self._width):
+            absent = list(map(itemgetter(position), values)).count(msgspec.UNSET)
+            if absent < len(values):
+                counts[name] = len(values) - absent
+        return counts
 
     def _numbers_need_repr(self, rows: list[tuple]) -> bool:
         """True when orjson may have written a number of a number column in a notation of its own. Checked on

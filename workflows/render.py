@@ -266,9 +266,10 @@ class BlockConverter:
         body = block[:-1] if block.endswith(b"\n") else block
         n_lines = body.count(b"\n") + 1
         if self._fast_path is not None:
-            csv = self._fast_path.render(block, n_lines)
-            if csv is not None:
-                return BlockResult(csv=csv, lines=n_lines, rows=n_lines)
+            rendered = self._fast_path.render(block, n_lines)
+            if rendered is not None:
+                csv, dropped = rendered
+                return BlockResult(csv=csv, lines=n_lines, rows=n_lines, dropped_fields=Counter(dropped))
         result = BlockResult(lines=n_lines)
         rejects = RejectCollector(self.input_name, body, base_offset)
 
