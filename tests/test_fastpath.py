@@ -37,8 +37,8 @@ def offered(block: bytes, columns=COLUMNS) -> bytes | None:
 # exponent look-alikes in strings, floats where orjson and repr differ, integers at and past 64 bits.
 tricky_text = st.one_of(
     st.text(max_size=8),
-    st.sampled_from(["a,b", '"', "\\", "\r", "\n", "\t", "[", "]", "],[", "null", "e-5", "1e+16", "0.0000", "é",
-                     "中", "\x00", "'=1", ""]),
+    st.sampled_from(["a,b", '"', "\\", "\r", "\n", "\t", "[", "]", "],[", "null", "x,null", "e-5", "1e+16", "0.0000",
+                     "é", "中", "\x00", "\ue000", "'=1", ""]),
 )
 numbers = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.floats(1e-7, 2e-4), st.floats(1e15, 1e17),
@@ -47,13 +47,16 @@ numbers = st.one_of(
 anything = st.one_of(st.none(), st.booleans(), numbers, tricky_text, st.lists(tricky_text, max_size=2))
 
 
+iso_times = st.datetimes().map(lambda moment: moment.isoformat() + "Z")
+
+
 def typed(good, share_of_good: int = 8):
     """Mostly values of the column's type, sometimes anything (a value that must be rejected)."""
     return st.one_of(*([good] * share_of_good), anything)
 
 
 record = st.fixed_dictionaries(
-    {"ts": typed(st.one_of(st.floats(0, 2e9), st.integers(0, 2**40)))},
+    {"ts": typed(st.one_of(st.floats(0, 2e9), st.integers(0, 2**40), iso_times))},
     optional={
         "uid": typed(tricky_text),
         "id.orig_p": typed(st.integers(0, 65535)),
@@ -103,11 +106,15 @@ def test_a_generated_capture_takes_the_fast_path_block_after_block(tmp_path) -> 
 
 
 @pytest.mark.parametrize("line, why", [
-    (b'{"ts":1.5,"uid":"a,b"}', "a comma needs quoting"),
     (b'{"ts":1.5,"uid":"say \\"hi\\""}', "a quote needs quoting"),
     (b'{"ts":1.5,"uid":"two\\nlines"}', "a newline needs quoting"),
-    (b'{"ts":1.5,"tunnel_parents":["a","b"]}', "a set of two needs quoting"),
-    (b'{"ts":"2020-06-05T14:39:59.305988Z"}', "an ISO 8601 time is checked by the reference"),
+    (b'{"ts":1.5,"uid":"a],[b"}', "a quoted cell holding a row break look-alike"),
+    (b'{"ts":1.5,"uid":"a,b","history":null}', "commas in strings and a null: both found by commas"),
+    (b'{"ts":1.5,"tunnel_parents":["a]","[b"]}', "a quoted set holding a row break look-alike"),
+    (b'{"ts":1.5,"tunnel_parents":["a","b"],"history":null}', "a quoted set and a null"),
+    (b'{"ts":1.5,"tunnel_parents":["a","\xee\x80\x80"]}', "the quote placeholder in the data"),
+    (b'{"ts":"yesterday"}', "a time string that is not ISO 8601 is a reject"),
+    (b'{"ts":""}', "an empty time string is a reject, unlike a missing time"),
     (b'{"ts":1.5,"id.orig_p":1.0}', "a float in a count column is a reject"),
     (b'{"ts":1.5,"id.orig_p":"80"}', "a string in a count column is a reject"),
     (b'{"ts":1.5,"local_orig":1}', "a number in a bool column is a reject"),
@@ -121,18 +128,25 @@ def test_the_fast_path_declines_what_only_the_reference_gets_right(line: bytes, 
     assert fast == reference
 
 
-def test_numbers_orjson_writes_its_own_way_are_written_as_repr() -> None:
-    block = b'{"ts":1700000000.000046,"duration":0.000072,"ttls":[0.00002]}\n{"ts":1e16,"duration":6e-6}\n'
-    rendered = offered(block)
-    assert rendered == b"1700000000.000046,,,7.2e-05,,,,2e-05,\n1e+16,,,6e-06,,,,,\n"
-    assert rendered == BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0).csv
-
-
-def test_text_that_looks_like_json_punctuation_or_numbers_is_kept() -> None:
-    block = b'{"ts":1,"uid":"[null","history":"]] 5e-3 0.00001"}\n{"ts":2,"uid":"[5e-3","history":"null]"}\n'
-    rendered = offered(block)
-    assert rendered == b"1,[null,,,,]] 5e-3 0.00001,,,\n2,[5e-3,,,,null],,,\n"
-    assert rendered == BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0).csv
+@pytest.mark.parametrize("block, csv, why", [
+    (b'{"ts":1700000000.000046,"duration":0.000072,"ttls":[0.00002]}\n{"ts":1e16,"duration":6e-6}\n',
+     b"1700000000.000046,,,7.2e-05,,,,2e-05,\n1e+16,,,6e-06,,,,,\n", "numbers orjson writes its own way: repr"),
+    (b'{"ts":"2020-06-05T14:39:59.305988Z","uid":"a"}\n{"uid":"b"}\n{"ts":1591367999.5}\n',
+     b"2020-06-05T14:39:59.305988Z,a,,,,,,,\n,b,,,,,,,\n1591367999.5,,,,,,,,\n",
+     "ISO 8601 times kept as written, a missing time left empty"),
+    (b'{"ts":1,"uid":"Mozilla/5.0 (KHTML, like Gecko)","tunnel_parents":["a","b"],"history":"[x"}\n'
+     b'{"ts":2,"uid":",","ports":[80,443]}\n',
+     b'1,"Mozilla/5.0 (KHTML, like Gecko)",,,,[x,"a,b",,\n2,",",,,,,,,"80,443"\n', "cells holding commas quoted"),
+    (b'{"ts":1,"uid":"a,1e-7","duration":1e-7,"ttls":[1e-05,2.5]}\n'
+     b'{"ts":2,"uid":"x","history":"0.00001,b","duration":0.00002}\n',
+     b'1,"a,1e-7",,1e-07,,,,"1e-05,2.5",\n2,x,,2e-05,,"0.00001,b",,,\n',
+     "numbers rewritten beside strings holding commas and exponent look-alikes"),
+    (b'{"ts":1,"uid":"[null","history":"]] 5e-3 0.00001"}\n{"ts":2,"uid":"[5e-3","history":"null]"}\n',
+     b"1,[null,,,,]] 5e-3 0.00001,,,\n2,[5e-3,,,,null],,,\n", "text that looks like punctuation or numbers"),
+])
+def test_the_fast_path_writes_what_the_reference_writes(block: bytes, csv: bytes, why: str) -> None:
+    assert offered(block) == csv, why
+    assert csv == BlockConverter(COLUMNS, "x", fast_path=False).convert(block, 0).csv
 
 
 def test_missing_keys_and_nulls_both_render_empty() -> None:

@@ -18,10 +18,11 @@ How, for a block of whole lines:
 * byte passes make it CSV: the outer brackets go, every quote is deleted and ``],[`` becomes a newline (a
   missing key decodes to ``""``, which then vanishes).
 
-That is exact when no string holds a character JSON escapes (a backslash would show) or a comma (the count
-of commas would be off): such strings need CSV quoting anyway, and their blocks take the reference path. The
-few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a float below 1e-4 written in
-full) are rewritten with ``repr`` first.
+That is exact when no string holds a character JSON escapes (a backslash would show): such strings need CSV
+quoting of quotes or line breaks, and their blocks take the reference path. When strings hold commas (the
+count of commas is off), the text is split on its quotes instead and those cells are quoted, as CSV wants.
+The few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a float below 1e-4 written
+in full) are rewritten with ``repr`` first.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import msgspec
 import orjson
 from msgspec.structs import astuple
 
+from .normalize import is_iso8601
 from .schema import Column, Kind
 
 # The JSON types each kind of column takes, as in render._ALLOWED_TYPES (sets and vectors: the list_cell hook).
@@ -43,7 +45,7 @@ from .schema import Column, Kind
 _FIELD_TYPES: dict[Kind, Any] = {
     Kind.INTEGER: int,
     Kind.NUMBER: int | float,
-    Kind.TIME: int | float,  # an ISO 8601 string is checked by the reference path
+    Kind.TIME: int | float | str,  # a string must be ISO 8601: checked after decoding (_numbers_fit)
     Kind.BOOL: bool,
     Kind.STRING: str,
 }
@@ -52,6 +54,10 @@ _FIELD_TYPES: dict[Kind, Any] = {
 _NOTATION_MARKERS = (b"e-", b"e+", b"0.0000")
 _NUMBER_START = frozenset(b"-0123456789")
 _OPEN_BRACKET = ord("[")
+# Stands for the quotes around a set or vector cell of several elements until the text is CSV: a private-use
+# character, which orjson writes as is (a quote would be escaped). Seen anywhere else, the block is declined.
+_CELL_QUOTE = "\ue000"
+_CELL_QUOTE_BYTES = _CELL_QUOTE.encode("utf-8")
 # Keys that are not output columns the fast path learns, at most: past that, a block with yet another one
 # takes the reference path (which counts any number of them).
 MAX_DROPPED_KEYS = 64
@@ -59,10 +65,41 @@ _UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
 _DECODE_ERRORS = (msgspec.DecodeError, TypeError)  # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError
 
 
+class _Missing(str):
+    """The value of a time column whose key is absent: written ``""`` like any missing value, but not taken
+    for a string (an explicit ``""`` time is a reject)."""
+
+
+_MISSING_TIME = _Missing("")
+
+
 class _JoinedList(str):
     """A set or vector column's cell text; one subclass per such column tells the decode hook its column."""
 
-    column: Column
+
+def _cell_text(column: Column, list_cell: Callable[[Column, list], str]) -> Callable[[Any], str]:
+    """The cell text of a set or vector value of ``column``: the common cases (all strings, all numbers of
+    the element type) joined here as ``list_cell`` joins them, anything else handed to ``list_cell``."""
+    element_kind = column.element_kind
+    if element_kind is Kind.STRING:
+        def cell(value: Any) -> str:
+            if type(value) is list:
+                try:
+                    return ",".join(value)
+                except TypeError:  # a null or a non-string element
+                    pass
+            return list_cell(column, value)
+    elif element_kind in (Kind.INTEGER, Kind.NUMBER):
+        numbers = {int} if element_kind is Kind.INTEGER else {int, float}
+
+        def cell(value: Any) -> str:
+            if type(value) is list and set(map(type, value)) <= numbers:
+                return ",".join(map(repr, value))
+            return list_cell(column, value)
+    else:
+        def cell(value: Any) -> str:
+            return list_cell(column, value)
+    return cell
 
 
 class FastPath:
@@ -79,27 +116,39 @@ class FastPath:
         if len(columns) < 2:
             raise ValueError("the fast path needs two columns or more (a lone empty field is quoted)")
         self._columns = tuple(columns)
-        self._types = [type(f"JoinedList{position}", (_JoinedList,), {"column": column})
-                       if column.kind is Kind.LIST else _FIELD_TYPES[column.kind]
-                       for position, column in enumerate(columns)]
+        cells = {}  # the _JoinedList subclass of each set or vector column -> its cell_text
+        for position, column in enumerate(columns):
+            if column.kind is Kind.LIST:
+                cells[type(f"JoinedList{position}", (_JoinedList,), {})] = _cell_text(column, list_cell)
+        lists = iter(cells)
+        self._types = [next(lists) if column.kind is Kind.LIST else _FIELD_TYPES[column.kind] for column in columns]
+
+        wrapped = self._wrapped = [0, 0]  # list cells wrapped in _CELL_QUOTE, and the commas inside them
 
         def join_list(kind: type, value: Any) -> _JoinedList:
             # msgspec's decode hook, called for each set or vector value.
-            if not (isinstance(kind, type) and issubclass(kind, _JoinedList)):
+            cell = cells.get(kind)
+            if cell is None:
                 raise NotImplementedError(kind)
-            return kind(list_cell(kind.column, value))
+            text = cell(value)
+            if "," in text:  # several elements: a CSV cell in quotes
+                wrapped[0] += 1
+                wrapped[1] += text.count(",")
+                text = _CELL_QUOTE + text + _CELL_QUOTE
+            return kind(text)
 
         self._join_list = join_list
         self._width = len(columns)
         self._outputs = itemgetter(*range(self._width))
-        self._number_columns = [itemgetter(p) for p, c in enumerate(columns) if c.kind in (Kind.NUMBER, Kind.TIME)]
+        self._number_columns = [(itemgetter(p), c.kind is Kind.TIME) for p, c in enumerate(columns)
+                                if c.kind in (Kind.NUMBER, Kind.TIME)]
         self._dropped: list[str] = []
         self._build_decoders()
 
     def _build_decoders(self) -> None:
         def record_type(nullable: bool) -> type:
             fields = [(f"c{position}", field_type | None if nullable else field_type,
-                       msgspec.field(default="", name=column.name))
+                       msgspec.field(default=_MISSING_TIME if column.kind is Kind.TIME else "", name=column.name))
                       for position, (column, field_type) in enumerate(zip(self._columns, self._types))]
             fields += [(f"d{position}", msgspec.Raw, msgspec.field(default=msgspec.UNSET, name=name))
                        for position, name in enumerate(self._dropped)]
@@ -119,16 +168,36 @@ class FastPath:
         except _DECODE_ERRORS:
             return None
         # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
-        # two (two objects on one line), so the right count means one object a line.
-        if len(records) != n_lines or not self._is_exact(text, n_lines):
+        # two (two objects on one line), so the right count means one object a line. A backslash means some
+        # string holds a character JSON escapes (a quote, CR, LF, tab...): the reference renders those.
+        if len(records) != n_lines or b"\\" in text:
             return None
-        if self._numbers_need_repr(rows):
+        fit, need_repr = self._numbers_fit(rows)
+        if not fit:
+            return None
+        cells, cell_commas = self._wrapped
+        if cells and text.count(_CELL_QUOTE_BYTES) != 2 * cells:
+            return None  # the placeholder also shows in the data
+        if need_repr:
             text = _rewrite_notation(text)
+        plain = text.count(b",") == n_lines * self._width - 1 + cell_commas  # no other string holds a comma
         if nulls:
+            if cells or not plain:
+                return None  # a string holding ",null" would be taken for a null below
             # Both patterns hold a comma, which no string holds: they can only be JSON nulls.
             text = text.replace(b",null", b",").replace(b"[null,", b"[,")
-        # Strings hold no quote (it would be escaped) and no comma, so "],[" only separates rows.
-        rows_text = text[2:-2].translate(None, b'"').split(b"],[")
+        if cells and text.count(b"],[") != n_lines - 1:
+            return None  # a wrapped cell holds "],[", which would look like a row break
+        if not plain:
+            # Some string holds a comma (a User-Agent...): CSV quotes those cells.
+            csv = _quoted_rows(text.replace(_CELL_QUOTE_BYTES, b""), n_lines)
+            return None if csv is None else (csv, self._count_dropped(values))
+        # Strings hold no quote (it would be escaped), and only wrapped cells hold commas (checked above for
+        # "],["), so "],[" only separates rows.
+        body = text[2:-2].translate(None, b'"')
+        if cells:
+            body = body.replace(_CELL_QUOTE_BYTES, b'"')
+        rows_text = body.split(b"],[")
         rows_text.append(b"")  # the last row's newline
         return b"\n".join(rows_text), self._count_dropped(values)
 
@@ -137,10 +206,12 @@ class FastPath:
         while True:
             try:
                 try:
+                    self._wrapped[:] = [0, 0]
                     return self._decoder.decode_lines(block), False
                 except msgspec.ValidationError as error:
                     if "got `null`" not in str(error):
                         raise
+                    self._wrapped[:] = [0, 0]
                     return self._nullable_decoder.decode_lines(block), True
             except msgspec.ValidationError as error:
                 key = _UNKNOWN_KEY.match(str(error))
@@ -157,27 +228,43 @@ class FastPath:
                 counts[name] = len(values) - absent
         return counts
 
-    def _numbers_need_repr(self, rows: list[tuple]) -> bool:
-        """True when orjson may have written a number of a number column in a notation of its own. Checked on
-        each such column's own text, much shorter than the block's (a missing value is written ``""``)."""
-        for column in self._number_columns:
-            text = orjson.dumps(list(map(column, rows)))
+    def _numbers_fit(self, rows: list[tuple]) -> tuple[bool, bool]:
+        """Whether every time string is ISO 8601, and whether orjson may have written a number in a notation
+        of its own. Checked on each number column's own text, much shorter than the block's."""
+        need_repr = False
+        for column, is_time in self._number_columns:
+            values = list(map(column, rows))
+            text = orjson.dumps(values)
             if b"e" in text or b"0.0000" in text:
-                return True
-        return False
+                need_repr = True
+            if is_time and b'"' in text:
+                if not all(is_iso8601(v) for v in values if type(v) is str):
+                    return False, need_repr
+        return True, need_repr
 
-    def _is_exact(self, text: bytes, rows: int) -> bool:
-        """True when no string of ``text`` holds an escaped character or a comma: then every comma, and every
-        ``],[`` and quote, is JSON punctuation, and the fields between them are the reference's fields."""
-        return b"\\" not in text and text.count(b",") == rows * self._width - 1
+
+
+def _quoted_rows(text: bytes, rows: int) -> bytes | None:
+    """The CSV rows of ``text`` (no backslash in it) when some strings hold commas: those cells quoted.
+
+    With nothing escaped, every quote of the JSON text delimits a string, so splitting on quotes gives the
+    strings at odd positions. Declines (None) when a string holds "],[", which would look like a row break.
+    """
+    if text.count(b"],[") != rows - 1:
+        return None
+    parts = text[2:-2].split(b'"')
+    parts[1::2] = [b'"' + part + b'"' if b"," in part else part for part in parts[1::2]]
+    rows_text = b"".join(parts).split(b"],[")
+    rows_text.append(b"")  # the last row's newline
+    return b"\n".join(rows_text)
 
 
 def _rewrite_notation(text: bytes) -> bytes:
     """``text`` with every number orjson wrote in a notation of its own written as ``repr`` writes it.
 
-    Runs only on a text that passed ``FastPath._is_exact``: no string holds a comma, so the field around a
-    marker starts after the "," before it (and the "[" of its row, for a row's first field) and it is a number
-    when it starts with a digit or "-" (a string starts with a quote); a number ends at the next "," or "]".
+    Runs on a text without backslashes, so every quote delimits a string: a marker is in a number when an
+    even number of quotes comes before it. The number starts after the "," before it (and the "[" of its
+    row, for a row's first field) with a digit or "-", and ends at the next "," or "]".
     """
     spans = set()
     for marker in _NOTATION_MARKERS:
@@ -188,7 +275,8 @@ def _rewrite_notation(text: bytes) -> bytes:
                 start += 1
             comma, bracket = text.find(b",", at), text.find(b"]", at)  # every row ends with "]"
             end = bracket if comma < 0 or bracket < comma else comma
-            if text[start] in _NUMBER_START and (marker != b"0.0000" or at == start or at == start + 1):
+            if (text[start] in _NUMBER_START and (marker != b"0.0000" or at == start or at == start + 1)
+                    and text.count(b'"', 0, at) % 2 == 0):
                 spans.add((start, end))
             at = text.find(marker, at + 1)
     pieces = []

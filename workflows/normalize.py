@@ -23,6 +23,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def is_iso8601(text: str) -> bool:
+    """True when ``text`` is a time Zeek may write as ISO 8601 (what ``datetime.fromisoformat`` reads)."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def to_microseconds(value: int | float | str) -> int:
     """A Zeek time value (epoch seconds, integer milliseconds or ISO 8601 text) as integer epoch microseconds.
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import accumulate, chain
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
 from .fastpath import FastPath
+from .normalize import is_iso8601
 from .schema import Column, Kind
 
 _NONE = type(None)
@@ -44,7 +44,10 @@ _ALLOWED_TYPES = {
 # Element types of a set/vector: null elements are what Zeek writes for unset vector slots.
 _ALLOWED_ELEMENT_TYPES = {kind: allowed for kind, allowed in _ALLOWED_TYPES.items() if kind is not Kind.LIST}
 
+_NUMBER_TYPES = {int, float}
 _BOOL_TEXT = {True: "true", False: "false", None: ""}
+# Blocks a converter offers the fast path before giving up on it, if it declined more than it took.
+FAST_PATH_TRIAL = 8
 # Two objects separated by a comma inside one line would let a bad block parse as the right number of
 # objects; lines containing this pattern are always parsed on their own.
 _OBJECT_SEPARATOR = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
@@ -122,21 +125,13 @@ def _quote_column(texts: list[str]) -> list[str]:
     return [quote_field(t) for t in texts]
 
 
-def _is_iso8601(text: str) -> bool:
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _value_error(column: Column, value: Any) -> str | None:
     """Why ``value`` does not fit ``column`` (None when it fits). Used on the rare columns that fail a check."""
     kind = column.kind
     allowed = _ALLOWED_TYPES[kind]
     if type(value) not in allowed:
         return f"{column.name}: expected {column.zeek_type}, got {json_type_name(value)}"
-    if kind is Kind.TIME and type(value) is str and not _is_iso8601(value):
+    if kind is Kind.TIME and type(value) is str and not is_iso8601(value):
         return f"{column.name}: expected {column.zeek_type}, got a string that is not ISO 8601: {value[:40]!r}"
     if kind is Kind.LIST and value is not None:
         element_allowed = _ALLOWED_ELEMENT_TYPES[column.element_kind]
@@ -144,7 +139,7 @@ def _value_error(column: Column, value: Any) -> str | None:
             if type(element) not in element_allowed:
                 return (f"{column.name}: expected {column.zeek_type}, "
                         f"got an element of type {json_type_name(element)}")
-            if column.element_kind is Kind.TIME and type(element) is str and not _is_iso8601(element):
+            if column.element_kind is Kind.TIME and type(element) is str and not is_iso8601(element):
                 return f"{column.name}: expected {column.zeek_type}, got an element that is not ISO 8601"
     return None
 
@@ -178,10 +173,15 @@ def _render_scalar(kind: Kind, value: Any) -> str:
 
 def list_cell(column: Column, value: Any) -> str:
     """The cell text of a set or vector value (before quoting); ValueError saying why when it does not fit."""
-    reason = _value_error(column, value)
-    if reason is not None:
-        raise ValueError(reason)
-    return ",".join([_render_scalar(column.element_kind, element) for element in value])
+    element_kind = column.element_kind
+    if type(value) is list:
+        types = set(map(type, value))
+        if types <= _ALLOWED_ELEMENT_TYPES[element_kind] and not (
+                element_kind is Kind.TIME and str in types and not all(is_iso8601(e) for e in value if type(e) is str)):
+            if _NONE not in types and (element_kind is Kind.STRING or (types and types <= _NUMBER_TYPES)):
+                return ",".join(value if element_kind is Kind.STRING else map(repr, value))
+            return ",".join([_render_scalar(element_kind, element) for element in value])
+    raise ValueError(_value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
 
 
 def _numbers_text(values: list[Any]) -> list[str] | None:
@@ -256,6 +256,7 @@ class BlockConverter:
         self.name_set = frozenset(self.names)
         self.input_name = input_name
         # Value transforms and a lone column (whose empty field is quoted) take the reference path only.
+        self._fast_blocks = self._declined_blocks = 0
         self._fast_path = (FastPath(self.columns, list_cell) if fast_path and self.renders_csv and not self.transforms
                            and len(self.columns) > 1 else None)
 
@@ -268,8 +269,14 @@ class BlockConverter:
         if self._fast_path is not None:
             rendered = self._fast_path.render(block, n_lines)
             if rendered is not None:
+                self._fast_blocks += 1
                 csv, dropped = rendered
                 return BlockResult(csv=csv, lines=n_lines, rows=n_lines, dropped_fields=Counter(dropped))
+            self._declined_blocks += 1
+            if self._declined_blocks >= FAST_PATH_TRIAL and self._declined_blocks > self._fast_blocks:
+                # An input the fast path mostly declines (escaped text everywhere...) would pay for both
+                # paths: from here on, this converter's blocks go the reference way only.
+                self._fast_path = None
         result = BlockResult(lines=n_lines)
         rejects = RejectCollector(self.input_name, body, base_offset)
 

@@ -7,6 +7,7 @@ about the columns; the column list and each column's type come from this table i
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -45,11 +46,12 @@ class Column:
     name: str
     zeek_type: str
 
-    @property
+    # Cached: the checks of sets and vectors ask for them once a value.
+    @functools.cached_property
     def kind(self) -> Kind:
         return kind_of(self.zeek_type)
 
-    @property
+    @functools.cached_property
     def element_kind(self) -> Kind | None:
         """The kind of a set's or vector's elements; None for scalar columns."""
         if self.kind is not Kind.LIST:
