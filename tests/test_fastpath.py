@@ -183,3 +183,22 @@ def test_value_transforms_and_parquet_collection_never_take_the_fast_path() -> N
     from workflows.parquet import ValueCollector
 
     assert ValueCollector(COLUMNS, "x")._fast_path is None
+
+
+def test_a_converter_stops_offering_blocks_the_fast_path_keeps_declining() -> None:
+    from workflows.render import FAST_PATH_TRIAL
+
+    escaped = b'{"ts":1,"uid":"tab\\there"}\n'  # escaped text: the reference's
+    converter = BlockConverter(COLUMNS, "x")
+    for _ in range(FAST_PATH_TRIAL - 1):
+        converter.convert(escaped)
+    assert converter._fast_path is not None
+    converter.convert(escaped)
+    assert converter._fast_path is None
+    clean = b'{"ts":1,"uid":"a"}\n'
+    assert converter.convert(clean) == BlockConverter(COLUMNS, "x").convert(clean)
+    mostly_clean = BlockConverter(COLUMNS, "x")
+    for _ in range(FAST_PATH_TRIAL * 2):
+        mostly_clean.convert(clean)
+        mostly_clean.convert(escaped)
+    assert mostly_clean._fast_path is not None
