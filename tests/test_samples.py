@@ -172,3 +172,20 @@ def test_zeek_cut_output_is_read_with_the_schema_types(samples, tmp_path):
     expected, _ = read_tsv(header + copy.read_bytes().split(b"\n", 1)[1])
     assert _csv_rows(csv_bytes) == [{n: row.get(n, "") for n in names} for row in expected]
     assert _csv_rows(csv_bytes)[1]["id.ctx.vlan"] == "10" and _csv_rows(csv_bytes)[0]["id.ctx.vlan"] == ""
+
+
+@pytest.mark.parametrize("name", sorted(JSON_SAMPLES) + [f"zeek-btest-baselines/{n}" for n in BTEST_JSON])
+def test_fast_path_and_reference_agree_on_every_json_sample(samples, name):
+    from workflows.render import BlockConverter
+
+    data = _read(samples / name)
+    columns = get_schema(JSON_SAMPLES.get(name, "conn")).columns
+    fast, reference = BlockConverter(columns, name), BlockConverter(columns, name, fast_path=False)
+    lines = data.splitlines(keepends=True)
+    offset = 0
+    for start in range(0, len(lines), 64):
+        block = b"".join(lines[start:start + 64])
+        assert fast.convert(block, offset) == reference.convert(block, offset)
+        offset += len(block)
+    if name.startswith("json/") or name == "other/zed_dns.ndjson.gz":
+        assert fast._fast_blocks > 0  # these do take the fast path; the others hold escaped text everywhere
