@@ -143,6 +143,8 @@ def test_the_fast_path_declines_what_only_the_reference_gets_right(line: bytes, 
      "numbers rewritten beside strings holding commas and exponent look-alikes"),
     (b'{"ts":1,"uid":"[null","history":"]] 5e-3 0.00001"}\n{"ts":2,"uid":"[5e-3","history":"null]"}\n',
      b"1,[null,,,,]] 5e-3 0.00001,,,\n2,[5e-3,,,,null],,,\n", "text that looks like punctuation or numbers"),
+    (b'{"ts":1,"uid":"\\\\x00\\\\x01","history":"a\\\\","tunnel_parents":["\\\\","b"]}\n{"ts":2,"uid":"x,\\\\"}\n',
+     b'1,\\x00\\x01,,,,a\\,"\\,b",,\n2,"x,\\",,,,,,,\n', "backslashes, as Zeek escapes non-printable bytes"),
 ])
 def test_the_fast_path_writes_what_the_reference_writes(block: bytes, csv: bytes, why: str) -> None:
     assert offered(block) == csv, why

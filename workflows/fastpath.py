@@ -18,8 +18,8 @@ How, for a block of whole lines:
 * byte passes make it CSV: the outer brackets go, every quote is deleted and ``],[`` becomes a newline (a
   missing key decodes to ``""``, which then vanishes).
 
-That is exact when no string holds a character JSON escapes (a backslash would show): such strings need CSV
-quoting of quotes or line breaks, and their blocks take the reference path. When strings hold commas (the
+That is exact when no string holds a character JSON escapes other than a backslash (a lone backslash would
+show): quotes and line breaks need CSV quoting, and their blocks take the reference path. When strings hold commas (the
 count of commas is off), the text is split on its quotes instead and those cells are quoted, as CSV wants.
 The few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a float below 1e-4 written
 in full) are rewritten with ``repr`` first.
@@ -28,6 +28,7 @@ in full) are rewritten with ``repr`` first.
 from __future__ import annotations
 
 import re
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
@@ -168,9 +169,14 @@ class FastPath:
         except _DECODE_ERRORS:
             return None
         # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
-        # two (two objects on one line), so the right count means one object a line. A backslash means some
-        # string holds a character JSON escapes (a quote, CR, LF, tab...): the reference renders those.
-        if len(records) != n_lines or b"\\" in text:
+        # two (two objects on one line), so the right count means one object a line.
+        if len(records) != n_lines:
+            return None
+        backslashes = b"\\" in text
+        if backslashes and text.count(b"\\") != 2 * text.count(b"\\\\"):
+            # Some escape is not an escaped backslash: a string holds a quote, CR, LF, tab... which the
+            # reference renders. (Zeek writes a non-printable byte as the four characters \x00, which JSON
+            # escapes as \\x00: backslashes only.)
             return None
         fit, need_repr = self._numbers_fit(rows)
         if not fit:
@@ -190,13 +196,17 @@ class FastPath:
             return None  # a wrapped cell holds "],[", which would look like a row break
         if not plain:
             # Some string holds a comma (a User-Agent...): CSV quotes those cells.
-            csv = _quoted_rows(text.replace(_CELL_QUOTE_BYTES, b""), n_lines)
-            return None if csv is None else (csv, self._count_dropped(values))
+            csv = _quoted_rows(text.replace(_CELL_QUOTE_BYTES, b""), n_lines, self._width)
+            if csv is None:
+                return None
+            return csv.replace(b"\\\\", b"\\") if backslashes else csv, self._count_dropped(values)
         # Strings hold no quote (it would be escaped), and only wrapped cells hold commas (checked above for
         # "],["), so "],[" only separates rows.
         body = text[2:-2].translate(None, b'"')
         if cells:
             body = body.replace(_CELL_QUOTE_BYTES, b'"')
+        if backslashes:
+            body = body.replace(b"\\\\", b"\\")  # each escaped backslash back to one
         rows_text = body.split(b"],[")
         rows_text.append(b"")  # the last row's newline
         return b"\n".join(rows_text), self._count_dropped(values)
@@ -244,19 +254,26 @@ class FastPath:
 
 
 
-def _quoted_rows(text: bytes, rows: int) -> bytes | None:
-    """The CSV rows of ``text`` (no backslash in it) when some strings hold commas: those cells quoted.
+def _quoted_rows(text: bytes, rows: int, width: int) -> bytes | None:
+    """The CSV rows of ``text`` (no escaped quote in it) when some strings hold commas: those cells quoted.
 
-    With nothing escaped, every quote of the JSON text delimits a string, so splitting on quotes gives the
-    strings at odd positions. Declines (None) when a string holds "],[", which would look like a row break.
+    A row with more commas than field separators is split on its quotes: nothing being escaped, every quote
+    delimits a string, so the strings are at odd positions. Declines (None) when a string holds "],[", which
+    would look like a row break.
     """
     if text.count(b"],[") != rows - 1:
         return None
-    parts = text[2:-2].split(b'"')
-    parts[1::2] = [b'"' + part + b'"' if b"," in part else part for part in parts[1::2]]
-    rows_text = b"".join(parts).split(b"],[")
-    rows_text.append(b"")  # the last row's newline
-    return b"\n".join(rows_text)
+    lines = []
+    for row in text[2:-2].split(b"],["):
+        if row.count(b",") == width - 1:
+            lines.append(row.translate(None, b'"'))
+            continue
+        parts = row.split(b'"')
+        for index in compress(range(1, len(parts), 2), map(bytes.__contains__, parts[1::2], repeat(b","))):
+            parts[index] = b'"' + parts[index] + b'"'  # the few strings holding a comma
+        lines.append(b"".join(parts))
+    lines.append(b"")  # the last row's newline
+    return b"\n".join(lines)
 
 
 def _rewrite_notation(text: bytes) -> bytes:
@@ -266,7 +283,7 @@ def _rewrite_notation(text: bytes) -> bytes:
     even number of quotes comes before it. The number starts after the "," before it (and the "[" of its
     row, for a row's first field) with a digit or "-", and ends at the next "," or "]".
     """
-    spans = set()
+    candidates = []
     for marker in _NOTATION_MARKERS:
         at = text.find(marker)
         while at >= 0:
@@ -275,10 +292,16 @@ def _rewrite_notation(text: bytes) -> bytes:
                 start += 1
             comma, bracket = text.find(b",", at), text.find(b"]", at)  # every row ends with "]"
             end = bracket if comma < 0 or bracket < comma else comma
-            if (text[start] in _NUMBER_START and (marker != b"0.0000" or at == start or at == start + 1)
-                    and text.count(b'"', 0, at) % 2 == 0):
-                spans.add((start, end))
+            if text[start] in _NUMBER_START and (marker != b"0.0000" or at == start or at == start + 1):
+                candidates.append((at, start, end))
             at = text.find(marker, at + 1)
+    spans = set()
+    quotes = counted_to = 0
+    for at, start, end in sorted(candidates):
+        quotes += text.count(b'"', counted_to, at)
+        counted_to = at
+        if quotes % 2 == 0:  # outside every string
+            spans.add((start, end))
     pieces = []
     done = 0
     for start, end in sorted(spans):
