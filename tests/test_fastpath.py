@@ -145,6 +145,8 @@ def test_the_fast_path_declines_what_only_the_reference_gets_right(line: bytes, 
      b"1,[null,,,,]] 5e-3 0.00001,,,\n2,[5e-3,,,,null],,,\n", "text that looks like punctuation or numbers"),
     (b'{"ts":1,"uid":"\\\\x00\\\\x01","history":"a\\\\","tunnel_parents":["\\\\","b"]}\n{"ts":2,"uid":"x,\\\\"}\n',
      b'1,\\x00\\x01,,,,a\\,"\\,b",,\n2,"x,\\",,,,,,,\n', "backslashes, as Zeek escapes non-printable bytes"),
+    (b'{"ts":1,"ts":2,"u\\u0069d":"a"}\n{"ts":3,"x":1,"x":2}\n', b"2,a,,,,,,,\n3,,,,,,,,\n",
+     "a repeated key keeps its last value (as orjson), an escaped key is its decoded name"),
 ])
 def test_the_fast_path_writes_what_the_reference_writes(block: bytes, csv: bytes, why: str) -> None:
     assert offered(block) == csv, why
