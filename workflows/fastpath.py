@@ -16,13 +16,14 @@ How, for a block of whole lines:
   record count.
 * each struct becomes a tuple and the tuples one JSON text (``[[v,v,...],[v,...]]``), both in C;
 * byte passes make it CSV: the outer brackets go, every quote is deleted and ``],[`` becomes a newline (a
-  missing key decodes to ``""``, which then vanishes).
+  missing key decodes to ``""``, which then vanishes; a set of several elements was wrapped by the hook in a
+  placeholder that becomes its CSV quotes; an escaped backslash becomes one again).
 
-That is exact when no string holds a character JSON escapes other than a backslash (a lone backslash would
-show): quotes and line breaks need CSV quoting, and their blocks take the reference path. When strings hold commas (the
-count of commas is off), the text is split on its quotes instead and those cells are quoted, as CSV wants.
-The few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a float below 1e-4 written
-in full) are rewritten with ``repr`` first.
+That is exact when the only escape in orjson's text is an escaped backslash: a quote, CR, LF or control
+character in a string needs CSV quoting or is rare, and its block takes the reference path. When other
+strings hold commas (the count of commas is off), their rows are split on their quotes and those cells
+quoted, as CSV wants. The few numbers orjson writes in a notation ``repr`` does not use (an exponent, or a
+float below 1e-4 written in full) are rewritten with ``repr``.
 """
 
 from __future__ import annotations
