@@ -93,7 +93,7 @@ def iter_range_blocks(
     """
     if compression_of(path):
         with open_input(path) as f:
-            yield from _stream_blocks(f, block_size)
+            yield from _whole_line_blocks(f, block_size, 0, None)
         return
     with fsspec.open(path, "rb") as f:
         start = _line_boundary(f, offset)
@@ -101,46 +101,31 @@ def iter_range_blocks(
         if end <= start:
             return
         f.seek(start)
-        position = start
-        carry = b""
-        remaining = end - start
-        while remaining > 0:
-            chunk = f.read(min(block_size, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            data = carry + chunk if carry else chunk
-            cut = data.rfind(NEWLINE) + 1
-            if cut == 0:
-                carry = data  # a line longer than a block: keep reading until it ends
-                continue
-            if cut < len(data):
-                carry = data[cut:]
-                data = data[:cut]
-            else:
-                carry = b""
-            yield position, data
-            position += len(data)
-        if carry:
-            yield position, carry
+        yield from _whole_line_blocks(f, block_size, start, end - start)
 
 
-def _stream_blocks(f, block_size: int) -> Iterator[tuple[int, bytes]]:
-    """Whole-line blocks of a stream read from its start (the last one may lack its newline)."""
-    position = 0
+def _whole_line_blocks(f, block_size: int, position: int, remaining: int | None) -> Iterator[tuple[int, bytes]]:
+    """``(offset, data)`` blocks of whole lines read from ``f`` at ``position``: ``remaining`` bytes, or to the
+    end of the stream when None. The last block may lack its newline."""
     carry = b""
-    while True:
-        chunk = f.read(block_size)
+    while remaining is None or remaining > 0:
+        chunk = f.read(block_size if remaining is None else min(block_size, remaining))
         if not chunk:
             break
+        if remaining is not None:
+            remaining -= len(chunk)
         data = carry + chunk if carry else chunk
         cut = data.rfind(NEWLINE) + 1
         if cut == 0:
-            carry = data
+            carry = data  # a line longer than a block: keep reading until it ends
             continue
-        carry = data[cut:]
-        yield position, data[:cut]
-        position += cut
+        if cut < len(data):
+            carry = data[cut:]
+            data = data[:cut]
+        else:
+            carry = b""
+        yield position, data
+        position += len(data)
     if carry:
         yield position, carry
 
