@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from .errors import UsageError
 from .normalize import to_microseconds
 from .render import BlockConverter, BlockResult, RejectCollector
-from .schema import Column, Kind
+from .schema import Column, Kind, element_type
 
 PARQUET_COMPRESSION = "zstd"
 _INTEGER_RANGES = {"port": (0, 2**16 - 1), "count": (0, 2**64 - 1), "int": (-(2**63), 2**63 - 1)}
@@ -50,7 +50,7 @@ def arrow_type(column: Column):
     import pyarrow as pa
 
     if column.kind is Kind.LIST:
-        return pa.list_(_scalar_type(column.zeek_type[column.zeek_type.index("[") + 1 : -1]))
+        return pa.list_(_scalar_type(element_type(column.zeek_type)))
     return _scalar_type(column.zeek_type)
 
 
@@ -63,9 +63,7 @@ def arrow_schema(columns: Sequence[Column]):
 
 
 def _integer_type(column: Column) -> str | None:
-    zeek_type = column.zeek_type
-    if column.kind is Kind.LIST:
-        zeek_type = zeek_type[zeek_type.index("[") + 1 : -1]
+    zeek_type = element_type(column.zeek_type) or column.zeek_type
     return zeek_type if zeek_type in _INTEGER_RANGES else None
 
 

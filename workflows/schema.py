@@ -56,13 +56,20 @@ class Column:
         """The kind of a set's or vector's elements; None for scalar columns."""
         if self.kind is not Kind.LIST:
             return None
-        return kind_of(self.zeek_type[self.zeek_type.index("[") + 1 : -1])
+        return kind_of(element_type(self.zeek_type))
+
+
+def element_type(zeek_type: str) -> str | None:
+    """The element type of a container type (``string`` for ``set[string]``); None for a scalar type."""
+    if zeek_type.startswith(("set[", "vector[", "table[")) and zeek_type.endswith("]"):
+        return zeek_type[zeek_type.index("[") + 1 : -1]
+    return None
 
 
 def kind_of(zeek_type: str) -> Kind:
     """Map a Zeek type name to its kind; containers of scalars are LIST."""
-    if zeek_type.startswith(("set[", "vector[", "table[")) and zeek_type.endswith("]"):
-        inner = zeek_type[zeek_type.index("[") + 1 : -1]
+    inner = element_type(zeek_type)
+    if inner is not None:
         if kind_of(inner) is Kind.LIST:
             raise ValueError(f"nested container type {zeek_type!r} is not supported")
         return Kind.LIST

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import fsspec
 
 from .render import BlockConverter, BlockResult, RejectCollector
-from .schema import Kind, kind_of
+from .schema import Kind, element_type, kind_of
 
 # Zeek's LogAscii defaults, used only for a directive that a file's header leaves out.
 FALLBACK_SET_SEPARATOR = b","
@@ -154,7 +154,7 @@ class _FieldParser:
         self.empty = header.empty_field
         self.set_separator = header.set_separator
         if self.kind is Kind.LIST:
-            self.element = _scalar_parser(zeek_type[zeek_type.index("[") + 1 : -1])
+            self.element = _scalar_parser(element_type(zeek_type))
         else:
             self.scalar = _scalar_parser(zeek_type)
 
