@@ -51,8 +51,7 @@ _FIELD_TYPES: dict[Kind, Any] = {
     Kind.BOOL: bool,
     Kind.STRING: str,
 }
-# Where a number that orjson writes in a notation repr does not use may be: an exponent (orjson 6e-6, repr
-# 6e-06) or a float below 1e-4 written in full (orjson 0.000072, repr 7.2e-05).
+# Where, in a text, the numbers of repr_writes_otherwise show.
 _NOTATION_MARKERS = (b"e-", b"e+", b"0.0000")
 _NUMBER_START = frozenset(b"-0123456789")
 _OPEN_BRACKET = ord("[")
@@ -67,6 +66,13 @@ _UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
 _DECODE_ERRORS = (msgspec.DecodeError, TypeError)  # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError
 
 
+def repr_writes_otherwise(numbers: bytes) -> bool:
+    """Whether ``numbers``, orjson's text of some numbers, may hold one that ``repr`` writes in another
+    notation: an exponent (orjson 6e-6, repr 6e-06) or a float below 1e-4 written in full (orjson 0.000072,
+    repr 7.2e-05). Otherwise orjson writes the same shortest round-trip digits as ``repr``."""
+    return b"e" in numbers or b"0.0000" in numbers
+
+
 class _Missing(str):
     """The value of a time column whose key is absent: written ``""`` like any missing value, but not taken
     for a string (an explicit ``""`` time is a reject)."""
@@ -79,31 +85,6 @@ class _JoinedList(str):
     """A set or vector column's cell text; one subclass per such column tells the decode hook its column."""
 
 
-def _cell_text(column: Column, list_cell: Callable[[Column, list], str]) -> Callable[[Any], str]:
-    """The cell text of a set or vector value of ``column``: the common cases (all strings, all numbers of
-    the element type) joined here as ``list_cell`` joins them, anything else handed to ``list_cell``."""
-    element_kind = column.element_kind
-    if element_kind is Kind.STRING:
-        def cell(value: Any) -> str:
-            if type(value) is list:
-                try:
-                    return ",".join(value)
-                except TypeError:  # a null or a non-string element
-                    pass
-            return list_cell(column, value)
-    elif element_kind in (Kind.INTEGER, Kind.NUMBER):
-        numbers = {int} if element_kind is Kind.INTEGER else {int, float}
-
-        def cell(value: Any) -> str:
-            if type(value) is list and set(map(type, value)) <= numbers:
-                return ",".join(map(repr, value))
-            return list_cell(column, value)
-    else:
-        def cell(value: Any) -> str:
-            return list_cell(column, value)
-    return cell
-
-
 class FastPath:
     """Renders whole clean blocks for one list of output columns, or declines them.
 
@@ -112,16 +93,16 @@ class FastPath:
     decoded without being parsed (``msgspec.Raw``) and only counted for ``dropped_fields``.
     """
 
-    def __init__(self, columns: Sequence[Column], list_cell: Callable[[Column, list], str]) -> None:
-        """``list_cell(column, value)``: the reference's cell text of a set or vector value, raising
-        ValueError when the value does not fit the column."""
+    def __init__(self, columns: Sequence[Column], list_cell: Callable[[Column], Callable[[Any], str]]) -> None:
+        """``list_cell(column)``: the reference's function giving the cell text of a set or vector value of
+        ``column``, raising ValueError when the value does not fit it."""
         if len(columns) < 2:
             raise ValueError("the fast path needs two columns or more (a lone empty field is quoted)")
         self._columns = tuple(columns)
-        cells = {}  # the _JoinedList subclass of each set or vector column -> its cell_text
+        cells = {}  # the _JoinedList subclass of each set or vector column -> its list_cell function
         for position, column in enumerate(columns):
             if column.kind is Kind.LIST:
-                cells[type(f"JoinedList{position}", (_JoinedList,), {})] = _cell_text(column, list_cell)
+                cells[type(f"JoinedList{position}", (_JoinedList,), {})] = list_cell(column)
         lists = iter(cells)
         self._types = [next(lists) if column.kind is Kind.LIST else _FIELD_TYPES[column.kind] for column in columns]
 
@@ -246,7 +227,7 @@ class FastPath:
         for column, is_time in self._number_columns:
             values = list(map(column, rows))
             text = orjson.dumps(values)
-            if b"e" in text or b"0.0000" in text:
+            if repr_writes_otherwise(text):
                 need_repr = True
             if is_time and b'"' in text:
                 if not all(is_iso8601(v) for v in values if type(v) is str):

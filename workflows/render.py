@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import orjson
 
-from .fastpath import FastPath
+from .fastpath import FastPath, repr_writes_otherwise
 from .normalize import is_iso8601
 from .schema import Column, Kind
 
@@ -44,7 +44,6 @@ _ALLOWED_TYPES = {
 # Element types of a set/vector: null elements are what Zeek writes for unset vector slots.
 _ALLOWED_ELEMENT_TYPES = {kind: allowed for kind, allowed in _ALLOWED_TYPES.items() if kind is not Kind.LIST}
 
-_NUMBER_TYPES = {int, float}
 _BOOL_TEXT = {True: "true", False: "false", None: ""}
 # Blocks a converter offers the fast path before giving up on it, if it declined more than it took.
 FAST_PATH_TRIAL = 8
@@ -171,31 +170,58 @@ def _render_scalar(kind: Kind, value: Any) -> str:
     return repr(value)  # int, or float as the shortest text that reads back to the same double
 
 
-def list_cell(column: Column, value: Any) -> str:
-    """The cell text of a set or vector value (before quoting); ValueError saying why when it does not fit."""
+def _list_text(element_kind: Kind, value: list) -> str:
+    return ",".join([_render_scalar(element_kind, element) for element in value])
+
+
+def list_cell(column: Column) -> Callable[[Any], str]:
+    """The function giving the cell text (before quoting) of ``column``'s set or vector values; it raises
+    ValueError saying why when a value does not fit. All strings, or all numbers of the element type, are
+    joined at once: the common set costs one join."""
     element_kind = column.element_kind
-    if type(value) is list:
-        types = set(map(type, value))
-        if types <= _ALLOWED_ELEMENT_TYPES[element_kind] and not (
-                element_kind is Kind.TIME and str in types and not all(is_iso8601(e) for e in value if type(e) is str)):
-            if _NONE not in types and (element_kind is Kind.STRING or (types and types <= _NUMBER_TYPES)):
-                return ",".join(value if element_kind is Kind.STRING else map(repr, value))
-            return ",".join([_render_scalar(element_kind, element) for element in value])
-    raise ValueError(_value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
+    allowed = _ALLOWED_ELEMENT_TYPES[element_kind]
+
+    def checked(value: Any) -> str:
+        if type(value) is list:
+            types = set(map(type, value))
+            if types <= allowed and not (element_kind is Kind.TIME and str in types
+                                         and not all(is_iso8601(e) for e in value if type(e) is str)):
+                return _list_text(element_kind, value)
+        raise ValueError(_value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
+
+    if element_kind is Kind.STRING:
+        def strings(value: Any) -> str:
+            if type(value) is list:
+                try:
+                    return ",".join(value)
+                except TypeError:  # a null or a non-string element
+                    pass
+            return checked(value)
+
+        return strings
+    if element_kind in (Kind.INTEGER, Kind.NUMBER):
+        numbers = allowed - {_NONE}
+
+        def numbers_text(value: Any) -> str:
+            if type(value) is list and set(map(type, value)) <= numbers:
+                return ",".join(map(repr, value))
+            return checked(value)
+
+        return numbers_text
+    return checked
 
 
 def _numbers_text(values: list[Any]) -> list[str] | None:
     """Texts of a column of ints, floats and None in one orjson call; None when repr must be used instead.
 
-    orjson writes floats as the shortest round-tripping digits like ``repr`` does, but not always in the same
-    notation: repr uses an exponent below 1e-4 (``1e-05``, orjson ``0.00001``) and from 1e16. Any ``e`` or
-    ``0.0000`` in the text sends the column to ``repr`` (so does a ``"``: the column holds a string).
+    A text where ``repr`` may write some number otherwise (``fastpath.repr_writes_otherwise``) sends the column
+    to ``repr``; so does a ``"`` (the column holds a string).
     """
     try:
         text = orjson.dumps(values)
     except TypeError:  # an integer beyond 64 bits
         return None
-    if b"e" in text or b'"' in text or b"0.0000" in text:
+    if b'"' in text or repr_writes_otherwise(text):
         return None
     # Only numbers and null are in the array: "null" can only be a None.
     return text[1:-1].replace(b"null", b"").decode("ascii").split(",")
@@ -221,10 +247,7 @@ def _render_column(column: Column, values: list[Any]) -> list[str]:
         texts = ["" if v is None else v if type(v) is str else repr(v) for v in values]
         return _quote_column(texts)
     element_kind = column.element_kind
-    texts = [
-        "" if v is None else ",".join([_render_scalar(element_kind, e) for e in v])
-        for v in values
-    ]
+    texts = ["" if v is None else _list_text(element_kind, v) for v in values]
     return _quote_column(texts)
 
 
@@ -264,8 +287,7 @@ class BlockConverter:
         """Convert ``block``: whole lines (the last one may lack its newline) that start at ``base_offset``."""
         if not block:
             return BlockResult()
-        body = block[:-1] if block.endswith(b"\n") else block
-        n_lines = body.count(b"\n") + 1
+        n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
         if self._fast_path is not None:
             rendered = self._fast_path.render(block, n_lines)
             if rendered is not None:
@@ -277,6 +299,7 @@ class BlockConverter:
                 # An input the fast path mostly declines (escaped text everywhere...) would pay for both
                 # paths: from here on, this converter's blocks go the reference way only.
                 self._fast_path = None
+        body = block[:-1] if block.endswith(b"\n") else block
         result = BlockResult(lines=n_lines)
         rejects = RejectCollector(self.input_name, body, base_offset)
 
