@@ -407,7 +407,7 @@ def format_report(report: dict) -> str:
             continue
         rows = "—" if e["rows"] is None else f"{e['rows']:,}"
         busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
-        tasks = "—" if e.get("tasks_busy") is None else f"{e['tasks_busy']:.0%}"
+        tasks = "—" if e["tasks_busy"] is None else f"{e['tasks_busy']:.0%}"
         client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
         out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
                    f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {tasks} | {rows} |")
