@@ -77,25 +77,21 @@ def _open_gzip(raw: BinaryIO) -> BinaryIO:
     return igzip.IGzipFile(fileobj=raw, mode="rb")
 
 
-def _open_zstd(raw: BinaryIO) -> BinaryIO:
+def _zstandard(path: str):
+    """The zstandard module, or UsageError naming ``path`` and the extra that installs it."""
     try:
         import zstandard
     except ImportError:
         raise UsageError(
-            "reading .zst files needs the zstandard package: pip install 'zeekflow[zstd]'"
+            f"cannot read {path}: .zst files need the zstandard package: pip install 'zeekflow[zstd]'"
         ) from None
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    return zstandard
 
 
 def check_can_open(path: str) -> None:
     """Raise UsageError now (not on a worker) when a compression's optional package is missing."""
     if compression_of(path) == "zstd":
-        try:
-            import zstandard  # noqa: F401
-        except ImportError:
-            raise UsageError(
-                f"cannot read {path}: .zst files need the zstandard package: pip install 'zeekflow[zstd]'"
-            ) from None
+        _zstandard(path)
 
 
 def open_input(path: str) -> BinaryIO:
@@ -108,7 +104,7 @@ def open_input(path: str) -> BinaryIO:
         if compression == "bz2":
             return bz2.BZ2File(raw, "rb")
         if compression == "zstd":
-            return _open_zstd(raw)
+            return _zstandard(path).ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
     except BaseException:
         raw.close()
         raise
