@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workflows.concat import concatenate
-from workflows.plan import InputFile, iter_range_blocks, plan_partitions, stat_input
+from workflows.plan import InputFile, _whole_line_blocks, iter_range_blocks, plan_partitions, stat_input
 from workflows.render import convert_lines
 from workflows.schema import CONN
 from workflows.task import TaskSpec, convert_partition, rejects_shard_name, shard_name
@@ -113,3 +114,40 @@ def test_any_file_any_partition_size_same_bytes(tmp_path: Path, lines, final_new
     csv_bytes, rejects, infos = convert_partitioned(path, partition_size, work, block_size)
     assert (csv_bytes, rejects) == whole(path)
     assert sum(i.bytes_in for i in infos) == len(data)
+
+
+class _CountingReader:
+    """A file object over ``data`` whose chunks count the bytes copied by concatenating them (``carry + chunk``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.file = io.BytesIO(data)
+        self.copied = 0
+
+    def read(self, size: int = -1) -> bytes:
+        reader = self
+
+        class Chunk(bytes):
+            def __add__(self, other):
+                reader.copied += len(self) + len(other)
+                return Chunk(bytes.__add__(self, other))
+
+            def __radd__(self, other):
+                reader.copied += len(self) + len(other)
+                return Chunk(bytes.__add__(other, self))
+
+        return Chunk(self.file.read(size))
+
+
+def test_a_30_mb_line_is_read_in_linear_work_and_comes_out_whole(tmp_path: Path) -> None:
+    long_line = GOOD.replace(b"C1", b"C" + b"z" * (30 * 2**20))
+    data = GOOD + b"\n" + long_line + b"\n" + GOOD + b"\n"
+    reader = _CountingReader(data)
+    blocks = list(_whole_line_blocks(reader, 64 * 2**10, 0, None))
+    assert b"".join(block for _, block in blocks) == data
+    assert any(block.startswith(long_line + b"\n") for _, block in blocks)  # the line is in one block, whole
+    # Re-joining the carried part with every chunk copies ~ line^2 / (2 * block) bytes (7 GB here).
+    assert reader.copied <= 2 * len(data)
+    path = tmp_path / "conn.log"
+    path.write_bytes(data)
+    offsets = [(offset, len(block)) for offset, block in iter_range_blocks(str(path), 0, len(data), 2**17)]
+    assert sum(length for _, length in offsets) == len(data) and offsets[0][0] == 0

@@ -107,27 +107,26 @@ def iter_range_blocks(
 def _whole_line_blocks(f, block_size: int, position: int, remaining: int | None) -> Iterator[tuple[int, bytes]]:
     """``(offset, data)`` blocks of whole lines read from ``f`` at ``position``: ``remaining`` bytes, or to the
     end of the stream when None. The last block may lack its newline."""
-    carry = b""
+    # The pieces of a line longer than a block are kept apart and joined once, when its newline comes:
+    # joining them at every chunk would copy the line over and over (quadratic in its length).
+    carry: list[bytes] = []
     while remaining is None or remaining > 0:
         chunk = f.read(block_size if remaining is None else min(block_size, remaining))
         if not chunk:
             break
         if remaining is not None:
             remaining -= len(chunk)
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(NEWLINE) + 1
+        cut = chunk.rfind(NEWLINE) + 1
         if cut == 0:
-            carry = data  # a line longer than a block: keep reading until it ends
+            carry.append(chunk)
             continue
-        if cut < len(data):
-            carry = data[cut:]
-            data = data[:cut]
-        else:
-            carry = b""
+        head = chunk[:cut] if cut < len(chunk) else chunk
+        data = b"".join([*carry, head]) if carry else head
+        carry = [chunk[cut:]] if cut < len(chunk) else []
         yield position, data
         position += len(data)
     if carry:
-        yield position, carry
+        yield position, b"".join(carry)
 
 
 def same_file(a: str, b: str) -> bool:
