@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
-INTEGER_TYPES = {"count", "port", "int"}
+INTEGER_RANGES = {"count": (0, 2**64 - 1), "port": (0, 65535), "int": (-(2**63), 2**63 - 1)}
+INTEGER_TYPES = set(INTEGER_RANGES)
 NUMBER_TYPES = {"interval", "double"}
 STRING_TYPES = {"string", "addr", "enum", "subnet", "pattern"}
 
@@ -20,17 +21,19 @@ def _fits(zeek_type: str, value) -> bool:
     if value is None:
         return True
     if zeek_type in INTEGER_TYPES:
-        return isinstance(value, int) and not isinstance(value, bool)
+        low, high = INTEGER_RANGES[zeek_type]
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
     if zeek_type in NUMBER_TYPES:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if zeek_type == "time":
         if isinstance(value, str):
             try:
                 datetime.fromisoformat(value)
-                return True
             except ValueError:
                 return False
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return _representable(value)
     if zeek_type == "bool":
         return isinstance(value, bool)
     if zeek_type in STRING_TYPES:
@@ -39,6 +42,24 @@ def _fits(zeek_type: str, value) -> bool:
         inner = zeek_type[zeek_type.index("[") + 1:-1]
         return isinstance(value, list) and all(_fits(inner, element) for element in value)
     raise AssertionError(f"reference does not know {zeek_type}")
+
+
+def _representable(value) -> bool:
+    """A time that every output format can write: a datetime of years 1 to 9999 (integers of 10**11 or more
+    are milliseconds, as Zeek's JSON::TS_MILLIS writes them)."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    try:
+        if isinstance(value, str):
+            moment = datetime.fromisoformat(value)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            moment.astimezone(timezone.utc)
+        elif isinstance(value, int):
+            epoch + timedelta(milliseconds=value) if abs(value) >= 10**11 else epoch + timedelta(seconds=value)
+        else:
+            epoch + timedelta(microseconds=round(value * 1_000_000))
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 def _text(value) -> str:

@@ -129,8 +129,8 @@ def test_the_fast_path_declines_what_only_the_reference_gets_right(line: bytes, 
 
 
 @pytest.mark.parametrize("block, csv, why", [
-    (b'{"ts":1700000000.000046,"duration":0.000072,"ttls":[0.00002]}\n{"ts":1e16,"duration":6e-6}\n',
-     b"1700000000.000046,,,7.2e-05,,,,2e-05,\n1e+16,,,6e-06,,,,,\n", "numbers orjson writes its own way: repr"),
+    (b'{"ts":1700000000.000046,"duration":0.000072,"ttls":[0.00002]}\n{"ts":1e9,"duration":1e16,"ttls":[6e-6]}\n',
+     b"1700000000.000046,,,7.2e-05,,,,2e-05,\n1000000000.0,,,1e+16,,,,6e-06,\n", "numbers orjson writes its own way: repr"),
     (b'{"ts":"2020-06-05T14:39:59.305988Z","uid":"a"}\n{"uid":"b"}\n{"ts":1591367999.5}\n',
      b"2020-06-05T14:39:59.305988Z,a,,,,,,,\n,b,,,,,,,\n1591367999.5,,,,,,,,\n",
      "ISO 8601 times kept as written, a missing time left empty"),

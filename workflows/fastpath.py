@@ -31,13 +31,13 @@ from __future__ import annotations
 import re
 from itertools import compress, repeat
 from operator import itemgetter
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Callable, Sequence
 
 import msgspec
 import orjson
 from msgspec.structs import astuple
 
-from .normalize import is_iso8601
+from .normalize import MILLIS_THRESHOLD, is_iso8601, time_fits
 from .schema import Column, Kind
 
 # The JSON types each kind of column takes, as in render._ALLOWED_TYPES (sets and vectors: the list_cell hook).
@@ -45,12 +45,27 @@ from .schema import Column, Kind
 # (LogAscii::json_include_unset_fields): blocks are decoded without null first, so the common text needs no
 # search for nulls, and only a block that fails on a null is decoded again with it.
 _FIELD_TYPES: dict[Kind, Any] = {
-    Kind.INTEGER: int,
     Kind.NUMBER: int | float,
-    Kind.TIME: int | float | str,  # a string must be ISO 8601: checked after decoding (_numbers_fit)
+    # A string must be ISO 8601: checked after decoding (_numbers_fit). Numbers are epoch seconds well inside
+    # the years every output can represent; anything else (integer milliseconds included) the reference
+    # checks one by one.
+    Kind.TIME: Annotated[int, msgspec.Meta(gt=-62_000_000_000, lt=MILLIS_THRESHOLD)]
+    | Annotated[float, msgspec.Meta(gt=-62_000_000_000.0, lt=250_000_000_000.0)] | str,
     Kind.BOOL: bool,
     Kind.STRING: str,
 }
+
+
+def _field_type(column: Column) -> Any:
+    """The msgspec type that decodes exactly the values the reference takes for ``column`` (or fewer)."""
+    if column.kind is Kind.INTEGER:
+        rules = column.scalar
+        # msgspec takes int64 bounds only; above that it decodes at most 2**64 - 1, a count's own bound.
+        high = rules.high if rules.high < 2**63 else None
+        return Annotated[int, msgspec.Meta(ge=rules.low, le=high)]
+    return _FIELD_TYPES[column.kind]
+
+
 # Where, in a text, the numbers of repr_writes_otherwise show.
 _NOTATION_MARKERS = (b"e-", b"e+", b"0.0000")
 _NUMBER_START = frozenset(b"-0123456789")
@@ -63,7 +78,9 @@ _CELL_QUOTE_BYTES = _CELL_QUOTE.encode("utf-8")
 # takes the reference path (which counts any number of them).
 MAX_DROPPED_KEYS = 64
 _UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
-_DECODE_ERRORS = (msgspec.DecodeError, TypeError)  # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError
+# orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError; a value nested deeper than msgspec recurses is
+# a RecursionError (the reference path then finds that line and rejects or drops it as usual).
+_DECODE_ERRORS = (msgspec.DecodeError, TypeError, RecursionError)
 
 
 def repr_writes_otherwise(numbers: bytes) -> bool:
@@ -104,7 +121,7 @@ class FastPath:
             if column.kind is Kind.LIST:
                 cells[type(f"JoinedList{position}", (_JoinedList,), {})] = list_cell(column)
         lists = iter(cells)
-        self._types = [next(lists) if column.kind is Kind.LIST else _FIELD_TYPES[column.kind] for column in columns]
+        self._types = [next(lists) if column.kind is Kind.LIST else _field_type(column) for column in columns]
 
         wrapped = self._wrapped = [0, 0]  # list cells wrapped in _CELL_QUOTE, and the commas inside them
 
@@ -230,7 +247,7 @@ class FastPath:
             if repr_writes_otherwise(text):
                 need_repr = True
             if is_time and b'"' in text:
-                if not all(is_iso8601(v) for v in values if type(v) is str):
+                if not all(is_iso8601(v) and time_fits(v) for v in values if type(v) is str):
                     return False, need_repr
         return True, need_repr
 

@@ -32,6 +32,21 @@ def is_iso8601(text: str) -> bool:
     return True
 
 
+# The times every output format can represent: datetime's years 1 to 9999 (ISO 8601 is the narrowest).
+MIN_MICROS = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // _MICROSECOND
+MAX_MICROS = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc) - _EPOCH) // _MICROSECOND
+# Epoch seconds beyond these bounds are out of range whatever their digits (so round() never meets inf).
+_SECONDS_BOUND = 2.6e11
+
+
+def time_fits(value: int | float | str) -> bool:
+    """Whether a time value (already known to be a number or an ISO 8601 string) is one every output format
+    can represent (``--ts-format iso8601`` needs a year from 1 to 9999)."""
+    if type(value) is float and not -_SECONDS_BOUND < value < _SECONDS_BOUND:
+        return False
+    return MIN_MICROS <= to_microseconds(value) <= MAX_MICROS
+
+
 def to_microseconds(value: int | float | str) -> int:
     """A Zeek time value (epoch seconds, integer milliseconds or ISO 8601 text) as integer epoch microseconds.
 

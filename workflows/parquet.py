@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections import Counter
 from typing import Any, Sequence
 
 from .errors import UsageError
 from .normalize import to_microseconds
-from .render import BlockConverter, BlockResult, RejectCollector
-from .schema import Column, Kind, element_type
+from .render import BlockConverter, BlockResult
+from .schema import Column, Kind
 
 PARQUET_COMPRESSION = "zstd"
-_INTEGER_RANGES = {"port": (0, 2**16 - 1), "count": (0, 2**64 - 1), "int": (-(2**63), 2**63 - 1)}
 
 
 def require_pyarrow() -> None:
@@ -37,21 +35,13 @@ def require_pyarrow() -> None:
         raise UsageError("Parquet output needs pyarrow: pip install 'zeekflow[parquet]'") from None
 
 
-def _scalar_type(zeek_type: str):
-    import pyarrow as pa
-
-    return {
-        "count": pa.uint64(), "port": pa.uint16(), "int": pa.int64(), "double": pa.float64(),
-        "interval": pa.float64(), "time": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(),
-    }.get(zeek_type, pa.string())
-
-
 def arrow_type(column: Column):
+    """The column's Arrow type, from the type table (sets and vectors: a list of the element's type)."""
     import pyarrow as pa
 
     if column.kind is Kind.LIST:
-        return pa.list_(_scalar_type(element_type(column.zeek_type)))
-    return _scalar_type(column.zeek_type)
+        return pa.list_(column.scalar.arrow_type())
+    return column.scalar.arrow_type()
 
 
 def arrow_schema(columns: Sequence[Column]):
@@ -60,11 +50,6 @@ def arrow_schema(columns: Sequence[Column]):
     return pa.schema(
         [pa.field(c.name, arrow_type(c), metadata={"zeek_type": c.zeek_type}) for c in columns]
     )
-
-
-def _integer_type(column: Column) -> str | None:
-    zeek_type = element_type(column.zeek_type) or column.zeek_type
-    return zeek_type if zeek_type in _INTEGER_RANGES else None
 
 
 def _to_arrow_values(column: Column, values: list[Any]) -> list[Any]:
@@ -86,31 +71,6 @@ class ValueCollector(BlockConverter):
         super().__init__(columns, input_name, transforms)
         self.schema = arrow_schema(self.columns)
         self.tables: list[Any] = []
-        self._ranges = [(i, c, _INTEGER_RANGES[t]) for i, c in enumerate(self.columns)
-                        if (t := _integer_type(c))]
-
-    def _render(self, records: list[dict], line_index: Sequence[int], rejects: RejectCollector,
-                dropped: Counter) -> tuple[str, Sequence[int]]:
-        # An integer outside its Parquet type's range is a reject here (CSV has no range to respect).
-        bad = self._out_of_range(records)
-        if bad:
-            for position, reason in sorted(bad.items()):
-                rejects.add(line_index[position], reason)
-            records = [r for p, r in enumerate(records) if p not in bad]
-            line_index = [i for p, i in enumerate(line_index) if p not in bad]
-        return super()._render(records, line_index, rejects, dropped)
-
-    def _out_of_range(self, records: list[dict]) -> dict[int, str]:
-        bad: dict[int, str] = {}
-        for _, column, (low, high) in self._ranges:
-            for position, record in enumerate(records):
-                value = record.get(column.name)
-                items = value if isinstance(value, list) else (value,)
-                for item in items:
-                    if type(item) is int and not low <= item <= high:
-                        bad.setdefault(position, f"{column.name}: {item} is out of range for {column.zeek_type} "
-                                                 f"in Parquet")
-        return bad
 
     def _emit(self, values: list[list[Any]]) -> str:
         import pyarrow as pa

@@ -27,20 +27,14 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import orjson
 
 from .fastpath import FastPath, repr_writes_otherwise
-from .normalize import is_iso8601
+from .normalize import is_iso8601, time_fits
 from .schema import Column, Kind
+from .types import JSON_TYPES
 
 _NONE = type(None)
 _JSON_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
                     dict: "object", _NONE: "null"}
-_ALLOWED_TYPES = {
-    Kind.INTEGER: {int, _NONE},
-    Kind.NUMBER: {int, float, _NONE},
-    Kind.TIME: {int, float, str, _NONE},
-    Kind.BOOL: {bool, _NONE},
-    Kind.STRING: {str, _NONE},
-    Kind.LIST: {list, _NONE},
-}
+_ALLOWED_TYPES = JSON_TYPES
 # Element types of a set/vector: null elements are what Zeek writes for unset vector slots.
 _ALLOWED_ELEMENT_TYPES = {kind: allowed for kind, allowed in _ALLOWED_TYPES.items() if kind is not Kind.LIST}
 
@@ -124,23 +118,46 @@ def _quote_column(texts: list[str]) -> list[str]:
     return [quote_field(t) for t in texts]
 
 
+def _scalar_error(column: Column, kind: Kind, value: Any, element: bool = False) -> str | None:
+    """Why a scalar ``value`` (a column's value, or a set's or vector's element) does not fit; None if it fits."""
+    expected = f"{column.name}: expected {column.zeek_type}, got "
+    if type(value) not in _ALLOWED_TYPES[kind]:
+        return expected + ("an element of type " if element else "") + json_type_name(value)
+    if value is None:
+        return None
+    if kind is Kind.TIME:
+        if type(value) is str and not is_iso8601(value):
+            return expected + ("an element that is not ISO 8601" if element
+                               else f"a string that is not ISO 8601: {value[:40]!r}")
+        if not time_fits(value):
+            return f"{column.name}: {value!r} is out of range for {column.zeek_type}"
+    elif kind is Kind.INTEGER and not column.scalar.fits_range(value):
+        return f"{column.name}: {value} is out of range for {column.zeek_type}"
+    return None
+
+
 def _value_error(column: Column, value: Any) -> str | None:
     """Why ``value`` does not fit ``column`` (None when it fits). Used on the rare columns that fail a check."""
-    kind = column.kind
-    allowed = _ALLOWED_TYPES[kind]
-    if type(value) not in allowed:
-        return f"{column.name}: expected {column.zeek_type}, got {json_type_name(value)}"
-    if kind is Kind.TIME and type(value) is str and not is_iso8601(value):
-        return f"{column.name}: expected {column.zeek_type}, got a string that is not ISO 8601: {value[:40]!r}"
-    if kind is Kind.LIST and value is not None:
-        element_allowed = _ALLOWED_ELEMENT_TYPES[column.element_kind]
-        for element in value:
-            if type(element) not in element_allowed:
-                return (f"{column.name}: expected {column.zeek_type}, "
-                        f"got an element of type {json_type_name(element)}")
-            if column.element_kind is Kind.TIME and type(element) is str and not is_iso8601(element):
-                return f"{column.name}: expected {column.zeek_type}, got an element that is not ISO 8601"
+    if column.kind is not Kind.LIST or type(value) is not list:
+        return _scalar_error(column, column.kind, value)
+    for element in value:
+        reason = _scalar_error(column, column.element_kind, element, element=True)
+        if reason is not None:
+            return reason
     return None
+
+
+def _out_of_range(column: Column, kind: Kind, values: Iterable[Any]) -> bool:
+    """Whether some number among ``values`` (of types that fit ``kind``) may be out of its type's range."""
+    if kind is Kind.INTEGER:
+        numbers = [v for v in values if v is not None]
+        rules = column.scalar
+        return bool(numbers) and rules.low is not None and not (rules.low <= min(numbers) and max(numbers) <= rules.high)
+    if kind is Kind.TIME:
+        numbers = [v for v in values if v is not None and type(v) is not str]
+        # Epoch seconds well inside years 1..9999 need no further look; anything else is checked one by one.
+        return bool(numbers) and not (-6.2e10 < min(numbers) and max(numbers) < 2.5e11)
+    return False
 
 
 def _column_needs_scan(column: Column, values: list[Any]) -> bool:
@@ -150,13 +167,16 @@ def _column_needs_scan(column: Column, values: list[Any]) -> bool:
     if not types <= _ALLOWED_TYPES[kind]:
         return True
     if kind is Kind.TIME:
-        return str in types
+        return str in types or _out_of_range(column, kind, values)
+    if kind is Kind.INTEGER:
+        return _out_of_range(column, kind, values)
     if kind is Kind.LIST:
-        element_types = set(map(type, chain.from_iterable(v for v in values if v is not None)))
+        elements = list(chain.from_iterable(v for v in values if v is not None))
+        element_types = set(map(type, elements))
         element_kind = column.element_kind
         if not element_types <= _ALLOWED_ELEMENT_TYPES[element_kind]:
             return True
-        return element_kind is Kind.TIME and str in element_types
+        return (element_kind is Kind.TIME and str in element_types) or _out_of_range(column, element_kind, elements)
     return False
 
 
@@ -182,12 +202,10 @@ def list_cell(column: Column) -> Callable[[Any], str]:
     allowed = _ALLOWED_ELEMENT_TYPES[element_kind]
 
     def checked(value: Any) -> str:
-        if type(value) is list:
-            types = set(map(type, value))
-            if types <= allowed and not (element_kind is Kind.TIME and str in types
-                                         and not all(is_iso8601(e) for e in value if type(e) is str)):
-                return _list_text(element_kind, value)
-        raise ValueError(_value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
+        reason = _value_error(column, value) if type(value) is list else None
+        if type(value) is list and reason is None:
+            return _list_text(element_kind, value)
+        raise ValueError(reason or _value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
 
     if element_kind is Kind.STRING:
         def strings(value: Any) -> str:
@@ -203,7 +221,8 @@ def list_cell(column: Column) -> Callable[[Any], str]:
         numbers = allowed - {_NONE}
 
         def numbers_text(value: Any) -> str:
-            if type(value) is list and set(map(type, value)) <= numbers:
+            if type(value) is list and set(map(type, value)) <= numbers and not (
+                    element_kind is Kind.INTEGER and _out_of_range(column, element_kind, value)):
                 return ",".join(map(repr, value))
             return checked(value)
 

@@ -6,37 +6,13 @@ about the columns; the column list and each column's type come from this table i
 
 from __future__ import annotations
 
-import enum
 import functools
 import re
 from dataclasses import dataclass
 
+from .types import Kind, ZeekType, element_type, kind_of, scalar_type
 
-class Kind(enum.Enum):
-    """How a Zeek type is validated and rendered."""
-
-    INTEGER = "integer"  # count, port, int
-    NUMBER = "number"  # interval, double
-    TIME = "time"  # epoch number or ISO 8601 string
-    BOOL = "bool"
-    STRING = "string"  # string, addr, enum, subnet, pattern
-    LIST = "list"  # set[...], vector[...]
-
-
-_SCALAR_KINDS = {
-    "count": Kind.INTEGER,
-    "port": Kind.INTEGER,
-    "int": Kind.INTEGER,
-    "interval": Kind.NUMBER,
-    "double": Kind.NUMBER,
-    "time": Kind.TIME,
-    "bool": Kind.BOOL,
-    "string": Kind.STRING,
-    "addr": Kind.STRING,
-    "enum": Kind.STRING,
-    "subnet": Kind.STRING,
-    "pattern": Kind.STRING,
-}
+__all__ = ["Column", "Kind", "LogSchema", "element_type", "get_schema", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -58,25 +34,10 @@ class Column:
             return None
         return kind_of(element_type(self.zeek_type))
 
-
-def element_type(zeek_type: str) -> str | None:
-    """The element type of a container type (``string`` for ``set[string]``); None for a scalar type."""
-    if zeek_type.startswith(("set[", "vector[", "table[")) and zeek_type.endswith("]"):
-        return zeek_type[zeek_type.index("[") + 1 : -1]
-    return None
-
-
-def kind_of(zeek_type: str) -> Kind:
-    """Map a Zeek type name to its kind; containers of scalars are LIST."""
-    inner = element_type(zeek_type)
-    if inner is not None:
-        if kind_of(inner) is Kind.LIST:
-            raise ValueError(f"nested container type {zeek_type!r} is not supported")
-        return Kind.LIST
-    try:
-        return _SCALAR_KINDS[zeek_type]
-    except KeyError:
-        raise ValueError(f"unknown Zeek type {zeek_type!r}") from None
+    @functools.cached_property
+    def scalar(self) -> ZeekType:
+        """The rules of the column's values: its own type, or a set's or vector's element type."""
+        return scalar_type(element_type(self.zeek_type) or self.zeek_type)
 
 
 @dataclass(frozen=True)

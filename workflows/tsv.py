@@ -29,6 +29,7 @@ import fsspec
 
 from .render import BlockConverter, BlockResult, RejectCollector
 from .schema import Kind, element_type, kind_of
+from .types import scalar_type
 
 # Zeek's LogAscii defaults, used only for a directive that a file's header leaves out.
 FALLBACK_SET_SEPARATOR = b","
@@ -124,17 +125,7 @@ def parse_header(data: bytes) -> TsvHeader | None:
 # -- values ----------------------------------------------------------------------------------------------
 
 def _scalar_parser(zeek_type: str) -> Callable[[bytes], Any]:
-    kind = kind_of(zeek_type)
-    if kind is Kind.INTEGER:
-        return int
-    if kind in (Kind.NUMBER, Kind.TIME):
-        return float
-    if kind is Kind.BOOL:
-        return _BOOLS.__getitem__
-    return decode_text
-
-
-_BOOLS = {b"T": True, b"F": False}
+    return scalar_type(zeek_type).tsv_parser or decode_text
 
 
 def decode_column(raws: list[bytes]) -> list[str]:

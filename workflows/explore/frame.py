@@ -2,7 +2,7 @@
 
 Zeek leaves optional fields unset, so a column can be empty for millions of rows before its first value:
 inferring dtypes from a sample would guess wrong. Each column's Zeek type gives its pandas dtype instead, with
-nullable dtypes (``Int64``, ``boolean``, ``string``) so an unset field is ``<NA>`` and not a float NaN.
+nullable dtypes (``UInt64``, ``Int64``, ``boolean``, ``string``) so an unset field is ``<NA>`` and not a float NaN.
 """
 
 from __future__ import annotations
@@ -19,19 +19,10 @@ from ..schema import Column, Kind, get_schema
 _NA_VALUES = [""]
 TIME_COLUMN = "time"
 
-_DTYPES = {
-    Kind.INTEGER: "Int64",
-    Kind.NUMBER: "float64",
-    Kind.TIME: "string",  # epoch numbers or ISO 8601 strings: converted per partition, see epoch_seconds
-    Kind.BOOL: "boolean",
-    Kind.STRING: "string",
-    Kind.LIST: "string",  # elements joined by "," as the CSV conventions say
-}
-
-
 def pandas_dtype(column: Column) -> str:
-    """The dtype a column is read with: nullable for integers, booleans and strings."""
-    return _DTYPES[column.kind]
+    """The dtype a column is read with, from the type table: nullable for integers, booleans and strings;
+    sets and vectors stay text (elements joined by "," as the CSV conventions say)."""
+    return "string" if column.kind is Kind.LIST else column.scalar.pandas
 
 
 def read_header(path: str) -> list[str]:
@@ -79,7 +70,7 @@ def _seconds_since_epoch(moments: pd.Series) -> pd.Series:
 
 def read_parquet_output(path: str, log_type: str = "conn", with_datetime: bool = True) -> dd.DataFrame:
     """zeekflow's Parquet output (a file or a dataset folder) with the same dtypes as ``read_conn_csv``:
-    integers ``Int64``, ``ts`` float epoch seconds plus ``time``; sets stay lists (Parquet keeps them typed)."""
+    integers nullable (``UInt64``...), ``ts`` float epoch seconds plus ``time``; sets stay lists (Parquet keeps them typed)."""
     frame = dd.read_parquet(path, dtype_backend="numpy_nullable")
     columns = _schema_columns(path, list(frame.columns), log_type)
     frame = frame.astype({c.name: pandas_dtype(c) for c in columns if c.kind in (Kind.INTEGER, Kind.NUMBER)})
@@ -107,7 +98,7 @@ def read_conn_csv(
 ) -> dd.DataFrame:
     """A lazy, typed dask DataFrame over one or more zeekflow CSV files (all with the same header).
 
-    Integers are ``Int64``, booleans ``boolean``, strings and sets ``string`` (unset fields ``<NA>``),
+    Integers are nullable (``UInt64`` for a count, ``UInt16`` a port, ``Int64`` an int), booleans ``boolean``, strings and sets ``string`` (unset fields ``<NA>``),
     intervals ``float64``; time columns (``ts``) become float epoch seconds, ISO 8601 values included, and
     ``with_datetime`` adds a ``time`` column (``datetime64[ns, UTC]``) next to ``ts``. ``blocksize`` splits
     big files into partitions; a CSV with newlines inside quoted fields needs ``blocksize=None``.
