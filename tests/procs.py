@@ -66,6 +66,14 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     return finish(start([sys.executable, "-m", "workflows", *args], env=env))
 
 
+def one_error_line(stderr: str) -> bool:
+    """True when stderr holds one error line and otherwise only zeekflow's own one-line notes (no log blocks,
+    no traceback)."""
+    lines = stderr.strip().splitlines()
+    return (sum(line.startswith("zeekflow: error: ") for line in lines) == 1
+            and all(line.startswith("zeekflow: ") for line in lines))
+
+
 def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
     try:
         out, err = proc.communicate(timeout=timeout)

@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+import zlib
 
 import pytest
 import zstandard
@@ -14,7 +15,7 @@ import zstandard
 from workflows import UsageError
 from workflows.inputs import expand_inputs, natural_key
 
-from .conftest import REPO
+from .conftest import REPO, run_cli
 from .inprocess import convert_in_process
 
 LINES = b"".join(b'{"ts":%d.25,"uid":"C%d","id.orig_p":%d}\n' % (i, i, i) for i in range(200))
@@ -84,3 +85,55 @@ def test_missing_zstandard_is_a_usage_error_naming_the_extra(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "pip install 'zeekflow[zstd]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+MANY = b"".join(b'{"ts":%d.25,"uid":"C%d","id.orig_p":%d,"history":"ShADadfF%d"}\n' % (i, i, i % 65536, i * 7919)
+                for i in range(40_000))
+
+
+def _readable_prefix(packed: bytes) -> bytes:
+    """What zlib itself can decompress from a torn gzip member."""
+    return zlib.decompressobj(31).decompress(packed)
+
+
+def test_a_truncated_gzip_keeps_its_readable_lines_and_rejects_the_torn_end(tmp_path):
+    whole = gzip.compress(MANY)
+    packed = _write(tmp_path / "conn.log.gz", whole[: len(whole) * 3 // 5])  # cut inside a deflate block
+    readable = _readable_prefix(packed.read_bytes())
+    torn_at = readable.rfind(b"\n") + 1
+    assert 0 < torn_at < len(readable) < len(MANY)
+    csv_bytes, rejects, totals = convert_in_process([packed], tmp_path / "o.csv", columns=["uid"])
+    assert csv_bytes == b"uid\n" + b"".join(b"C%d\n" % i for i in range(readable.count(b"\n")))
+    assert (totals["rows"], totals["rejected"], totals["lines"]) == (readable.count(b"\n"), 1, readable.count(b"\n") + 1)
+    record = json.loads(rejects)
+    assert record["input"] == str(packed) and record["offset"] == torn_at
+    # ISA-L may hold back the last few bytes of a torn deflate block that zlib gives out.
+    assert readable[torn_at:].startswith(record["line"].encode()) and len(readable) - torn_at - len(record["line"]) < 8
+    end = torn_at + len(record["line"])
+    assert f"truncated: it ends inside a member at decompressed byte {end:,}" in record["reason"]
+
+
+def test_garbage_after_the_gzip_members_is_one_reject_and_every_line_is_kept(tmp_path):
+    members = gzip.compress(MANY[:1000]) + gzip.compress(MANY[1000:]) + b"\0" * 16  # zero padding is fine
+    padded = _write(tmp_path / "padded.log.gz", members)
+    _, rejects, totals = convert_in_process([padded], tmp_path / "p.csv", columns=["uid"])
+    assert rejects == b"" and totals["rows"] == 40_000
+    packed = _write(tmp_path / "conn.log.gz", members + b"garbage after the members\n")
+    csv_bytes, rejects, totals = convert_in_process([packed], tmp_path / "o.csv", columns=["uid"])
+    assert (totals["rows"], totals["rejected"]) == (40_000, 1)
+    record = json.loads(rejects)
+    assert record["offset"] == len(MANY) and record["line"] == ""
+    assert f"bytes that are not gzip data" in record["reason"] and f"byte {len(MANY):,}" in record["reason"]
+
+
+@pytest.mark.cluster
+def test_a_torn_archive_among_the_inputs_exits_0(tmp_path):
+    good = _write(tmp_path / "conn.1.log.gz", gzip.compress(LINES))
+    torn = _write(tmp_path / "conn.2.log.gz", gzip.compress(LINES)[:-30])
+    output = tmp_path / "o.csv"
+    proc = run_cli("convert", str(good), str(torn), "-o", str(output), "--workers", "1", "--no-progress",
+                   "--summary-json", str(tmp_path / "s.json"), cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["rejected"] == 1 and 200 < summary["rows"] < 400
+    assert summary["lines"] == summary["rows"] + summary["rejected"]

@@ -65,6 +65,13 @@ def worker_malloc_settings() -> dict[str, int]:
     return {f"{_ENVIRON}.{name}": value for name, value in WORKER_MALLOC_ENVIRON.items()}
 
 
+def embedded_log_level() -> int:
+    """How much the embedded cluster's scheduler and workers log on stderr. A failed task is reported by the
+    client as one line naming the partition and the error, so the workers' own ERROR blocks (``Compute
+    Failed`` with its traceback, once per retry) are shown only with ``ZEEKFLOW_DEBUG=1``."""
+    return logging.ERROR if os.environ.get("ZEEKFLOW_DEBUG") else logging.CRITICAL
+
+
 @contextmanager
 def open_client(
     scheduler: str | None = None,
@@ -105,7 +112,7 @@ def open_client(
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
-            silence_logs=logging.ERROR,
+            silence_logs=embedded_log_level(),
         )
     try:
         with Client(cluster, set_as_default=False) as client:

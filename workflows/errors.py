@@ -23,3 +23,7 @@ class RunFailed(ZeekflowError):
 
 class TooManyRejects(RunFailed):
     """More lines were rejected than ``--max-errors`` allows."""
+
+
+class InputChanged(RunFailed):
+    """An input shrank or was replaced between planning and reading: what was planned cannot be converted."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
+from .inputs import display_name
 from .normalize import column_transforms
 from .plan import Partition, stat_input
 from .render import BlockConverter, BlockResult
@@ -51,13 +52,14 @@ def shard_suffix(output_format: str) -> str:
 def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardWriter]:
     """The converter for ``partition``'s input and the writer of its shard at ``path``."""
     transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
+    name = display_name(partition.path)  # what reject records call the input
     if spec.output_format == "parquet":
         from .parquet import ParquetShardWriter, ValueCollector
 
-        renderer: BlockConverter = ValueCollector(spec.columns, partition.path, transforms)
+        renderer: BlockConverter = ValueCollector(spec.columns, name, transforms)
         writer: ShardWriter = ParquetShardWriter(path, renderer)
     else:
-        renderer = BlockConverter(spec.columns, partition.path, transforms)
+        renderer = BlockConverter(spec.columns, name, transforms)
         writer = CsvShardWriter(path)
     cut_header = dict(spec.cut_headers).get(partition.path)
     if cut_header is not None:

@@ -13,7 +13,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .plan import DEFAULT_BLOCK_SIZE, Partition, iter_range_blocks
+from .inputs import TornStream, display_name
+from .plan import DEFAULT_BLOCK_SIZE, Partition, check_unchanged, iter_range_blocks
+from .render import RejectCollector
 from .schema import Column
 from .shards import open_shard, shard_suffix
 
@@ -71,6 +73,13 @@ def block_size(spec: TaskSpec) -> int:
     return PARQUET_BLOCK_SIZE if spec.output_format == "parquet" else DEFAULT_BLOCK_SIZE
 
 
+def torn_record(path: str, torn: TornStream) -> bytes:
+    """The reject record of a torn compressed stream's end: the torn last line, at its decompressed offset."""
+    collector = RejectCollector(display_name(path), [torn.tail], torn.line_start)
+    collector.add(0, torn.reason)
+    return collector.to_bytes()
+
+
 def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     """Read the partition's byte range, convert it, write both shards atomically, return the counts."""
     started = time.perf_counter()
@@ -84,20 +93,33 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
         converter, shard = open_shard(spec, partition, csv_path + suffix)
         with open(rejects_path + suffix, "wb") as rejects_file:
             try:
-                for offset, block in iter_range_blocks(
-                    partition.path, partition.offset, partition.length, block_size(spec)
-                ):
-                    result = converter.convert(block, offset)
-                    bytes_out += shard.write(result)
-                    if result.rejects:
-                        rejects_file.write(result.rejects)
-                        rejects_digest.update(result.rejects)
-                    bytes_in += len(block)
-                    lines += result.lines
-                    rows += result.rows
-                    rejected += result.rejected
-                    blank += result.blank
-                    dropped.update(result.dropped_fields)
+                check_unchanged(partition)
+                blocks = iter_range_blocks(
+                    partition.path, partition.offset, partition.length, block_size(spec), partition.input_size
+                )
+                try:
+                    for offset, block in blocks:
+                        result = converter.convert(block, offset)
+                        bytes_out += shard.write(result)
+                        if result.rejects:
+                            rejects_file.write(result.rejects)
+                            rejects_digest.update(result.rejects)
+                        bytes_in += len(block)
+                        lines += result.lines
+                        rows += result.rows
+                        rejected += result.rejected
+                        blank += result.blank
+                        dropped.update(result.dropped_fields)
+                except TornStream as torn:
+                    # A truncated archive (a crashed sensor's last one): its whole lines are converted, the
+                    # torn end is one rejected line and the run goes on.
+                    record = torn_record(partition.path, torn)
+                    rejects_file.write(record)
+                    rejects_digest.update(record)
+                    bytes_in += len(torn.tail)
+                    lines += 1
+                    rejected += 1
+                check_unchanged(partition)  # not truncated or replaced while it was read
             finally:
                 bytes_out += shard.close()
         # Rejects first: a CSV shard under its final name implies its rejects shard is complete too.

@@ -26,7 +26,7 @@ class TaskFailed(RuntimeError):
         self.error = error
         super().__init__(
             f"partition {partition.index} ({partition.path} bytes {partition.offset}-"
-            f"{partition.offset + partition.length}) failed: {type(error).__name__}: {error}"
+            f"{partition.offset + partition.length}) failed: {type(error).__name__}: {' '.join(str(error).split())}"
         )
 
 
