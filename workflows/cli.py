@@ -15,7 +15,7 @@ import click
 from . import __version__
 from . import bench as benchmark
 from .convert import convert as run_convert
-from .errors import UsageError, ZeekflowError
+from .errors import UsageError, ZeekflowError, display_name
 from .generate import generate_capture
 from .normalize import TS_FORMATS
 from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, ConvertOptions, parse_size
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("zeekflow: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except ZeekflowError as error:
-        click.echo(f"zeekflow: error: {error}", err=True)
+        click.echo(f"zeekflow: error: {display_name(str(error))}", err=True)
         code = error.exit_code
     except KeyboardInterrupt:
         click.echo("zeekflow: interrupted; the output was not written", err=True)

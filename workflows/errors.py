@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def display_name(path: str) -> str:
+    """``path`` as text that is always valid UTF-8, for reject records and messages: a name that is not UTF-8
+    (Python holds its bytes as lone surrogates) shows those bytes escaped, ``conn-\\xff.log``."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that no file name decodes to
+        raw = path.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 class ZeekflowError(Exception):
     """Base of zeekflow's errors. ``exit_code`` is what the CLI exits with."""
 

@@ -43,16 +43,6 @@ def compression_of(path: str) -> str | None:
     return None
 
 
-def display_name(path: str) -> str:
-    """``path`` as text that is always valid UTF-8, for reject records and messages: a name that is not UTF-8
-    (Python holds its bytes as lone surrogates) shows those bytes escaped, ``conn-\\xff.log``."""
-    try:
-        raw = path.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # surrogates that no file name decodes to
-        raw = path.encode("utf-8", "backslashreplace")
-    return raw.decode("utf-8", "backslashreplace")
-
-
 def natural_key(path: str) -> tuple:
     """Sort key comparing runs of digits as numbers: ``conn.2.log`` < ``conn.10.log``."""
     return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(path)))

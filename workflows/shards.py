@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import Protocol
 
-from .inputs import display_name
+from .errors import display_name
 from .normalize import column_transforms
 from .plan import Partition, stat_input
 from .render import BlockConverter, BlockResult

@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from .errors import display_name
+
 
 @dataclass
 class Summary:
@@ -38,7 +40,13 @@ class Summary:
     dropped_fields: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The summary as JSON-ready data; file names always valid UTF-8 (see ``display_name``)."""
+        data = asdict(self)
+        for key in ("output", "rejects"):
+            data[key] = display_name(data[key])
+        for key in ("inputs", "tsv_inputs"):
+            data[key] = [display_name(path) for path in data[key]]
+        return data
 
     def write_json(self, path: str) -> None:
         temporary = path + ".tmp"
@@ -57,7 +65,7 @@ class Summary:
         mb = self.input_bytes / 1e6
         errors = f"{self.rejected:,} rejected lines"
         if self.rejected:
-            errors += f" (kept in {self.rejects})"
+            errors += f" (kept in {display_name(self.rejects)})"
         lines = [
             f"Processed:     {self.lines:,} lines ({self.rows:,} rows, {self.rejected:,} rejected, "
             f"{self.blank:,} blank) from {mb:,.1f} MB in {self.partitions:,} partitions",
@@ -68,7 +76,7 @@ class Summary:
             f"Duration:      {self.duration_s:,.2f} s",
             f"Task time:     {self.task_seconds:,.2f} s on the workers{self._busy()}",
             f"Rate:          {self.lines_per_s:,.0f} lines/s ({mb / self.duration_s if self.duration_s else 0:,.1f} MB/s)",
-            f"Output:        {self.output} ({self.output_bytes / 1e6:,.1f} MB)",
+            f"Output:        {display_name(self.output)} ({self.output_bytes / 1e6:,.1f} MB)",
         ]
         if self.retried_tasks:
             plural = "s" if self.retried_tasks != 1 else ""

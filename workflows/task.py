@@ -13,7 +13,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .inputs import TornStream, display_name
+from .errors import display_name
+from .inputs import TornStream
 from .plan import DEFAULT_BLOCK_SIZE, Partition, check_unchanged, iter_range_blocks
 from .render import RejectCollector
 from .schema import Column
