@@ -22,7 +22,7 @@ COLUMNS = [
 
 def both_ways(block: bytes, columns=COLUMNS):
     """The converter's result and the reference path's result for one block."""
-    fast = BlockConverter(columns, "x").convert(block, 100)
+    fast = BlockConverter(columns, "x", native=False).convert(block, 100)
     reference = BlockConverter(columns, "x", fast_path=False).convert(block, 100)
     return fast, reference
 
@@ -180,9 +180,9 @@ def test_keys_that_are_not_output_columns_are_learned_and_counted() -> None:
 def test_value_transforms_and_parquet_collection_never_take_the_fast_path() -> None:
     from workflows.normalize import column_transforms
 
-    assert BlockConverter(COLUMNS, "x")._fast_path is not None
+    assert BlockConverter(COLUMNS, "x", native=False)._fast_path is not None
     assert BlockConverter(COLUMNS, "x", column_transforms(COLUMNS, csv_safe=True))._fast_path is None
-    assert BlockConverter(COLUMNS[:1], "x")._fast_path is None  # a lone empty field is quoted
+    assert BlockConverter(COLUMNS[:1], "x", native=False)._fast_path is None  # a lone empty field is quoted
     pytest.importorskip("pyarrow")
     from workflows.parquet import ValueCollector
 
@@ -193,15 +193,15 @@ def test_a_converter_stops_offering_blocks_the_fast_path_keeps_declining() -> No
     from workflows.render import FAST_PATH_TRIAL
 
     escaped = b'{"ts":1,"uid":"tab\\there"}\n'  # escaped text: the reference's
-    converter = BlockConverter(COLUMNS, "x")
+    converter = BlockConverter(COLUMNS, "x", native=False)
     for _ in range(FAST_PATH_TRIAL - 1):
         converter.convert(escaped)
     assert converter._fast_path is not None
     converter.convert(escaped)
     assert converter._fast_path is None
     clean = b'{"ts":1,"uid":"a"}\n'
-    assert converter.convert(clean) == BlockConverter(COLUMNS, "x").convert(clean)
-    mostly_clean = BlockConverter(COLUMNS, "x")
+    assert converter.convert(clean) == BlockConverter(COLUMNS, "x", native=False).convert(clean)
+    mostly_clean = BlockConverter(COLUMNS, "x", native=False)
     for _ in range(FAST_PATH_TRIAL * 2):
         mostly_clean.convert(clean)
         mostly_clean.convert(escaped)

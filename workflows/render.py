@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import orjson
 
 from .fastpath import FastPath, repr_writes_otherwise
+from .kernel import native_blocks
 from .normalize import is_iso8601, time_fits
 from .schema import Column, Kind
 from .types import JSON_TYPES
@@ -286,10 +287,12 @@ class BlockConverter:
         input_name: str,
         transforms: Mapping[int, Callable[[list[Any]], list[Any]]] | None = None,
         fast_path: bool = True,
+        native: bool = True,
     ) -> None:
         """``transforms`` maps a column position to a function applied to that column's checked values
         before rendering (``--ts-format``, ``--csv-safe``; see normalize.py). ``fast_path=False`` sends every
-        block the reference way (to compare the two)."""
+        block the reference way (to compare the native kernel or the fast path with it); ``native=False`` leaves the
+        kernel out, so the msgspec fast path (the one where no kernel was built) takes the clean blocks."""
         if not columns:
             raise ValueError("at least one output column is needed")
         self.transforms = dict(transforms or {})
@@ -299,13 +302,19 @@ class BlockConverter:
         self.input_name = input_name
         # Value transforms and a lone column (whose empty field is quoted) take the reference path only.
         self._fast_blocks = self._declined_blocks = 0
-        self._fast_path = (FastPath(self.columns, list_cell) if fast_path and self.renders_csv and not self.transforms
-                           and len(self.columns) > 1 else None)
+        fast = fast_path and self.renders_csv and not self.transforms and len(self.columns) > 1
+        # The native kernel first where it was built; the msgspec fast path where it was not.
+        self._native = native_blocks(self.columns) if fast and native else None
+        self._fast_path = FastPath(self.columns, list_cell) if fast and self._native is None else None
 
     def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
         """Convert ``block``: whole lines (the last one may lack its newline) that start at ``base_offset``."""
         if not block:
             return BlockResult()
+        if self._native is not None:
+            native = self._native.convert(block, base_offset, self._convert_reference)
+            if native is not None:
+                return native
         n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
         if self._fast_path is not None:
             rendered = self._fast_path.render(block, n_lines)
@@ -318,6 +327,12 @@ class BlockConverter:
                 # An input the fast path mostly declines (escaped text everywhere...) would pay for both
                 # paths: from here on, this converter's blocks go the reference way only.
                 self._fast_path = None
+        return self._convert_reference(block, base_offset, n_lines)
+
+    def _convert_reference(self, block: bytes, base_offset: int, n_lines: int | None = None) -> BlockResult:
+        """The reference conversion of ``block`` (whole lines): every rule of DESIGN.md, a column at a time."""
+        if n_lines is None:
+            n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
         body = block[:-1] if block.endswith(b"\n") else block
         result = BlockResult(lines=n_lines)
         rejects = RejectCollector(self.input_name, body, base_offset)

@@ -1,0 +1,227 @@
+"""The native kernel writes exactly the Python reference's bytes, settles the common line itself, and never
+crashes or reads past its block whatever the input (these tests also run in the sanitizer build: make
+test-sanitize)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from workflows import kernel
+from workflows.generate import generate_capture
+from workflows.render import BlockConverter
+from workflows.schema import CONN, SCHEMAS, Column
+
+pytestmark = pytest.mark.skipif(kernel.kernel_name() != "native", reason="the native kernel is not built")
+
+COLUMNS = [
+    Column("ts", "time"), Column("uid", "string"), Column("id.orig_p", "port"), Column("duration", "interval"),
+    Column("local_orig", "bool"), Column("n", "count"), Column("i", "int"), Column("tunnel_parents", "set[string]"),
+    Column("ttls", "vector[interval]"), Column("ports", "set[count]"), Column("flags", "vector[bool]"),
+    Column("times", "vector[time]"),
+]
+
+
+def compare(block: bytes, columns=COLUMNS, base_offset: int = 100) -> None:
+    """The kernel's result for ``block`` equals the reference's: CSV, rejects (offset, reason, raw line), counts."""
+    native = BlockConverter(columns, "in", fast_path=True)
+    assert native._native is not None
+    got = native.convert(block, base_offset)
+    want = BlockConverter(columns, "in", fast_path=False).convert(block, base_offset)
+    assert got.csv == want.csv
+    assert got.rejects == want.rejects
+    assert (got.lines, got.rows, got.rejected, got.blank) == (want.lines, want.rows, want.rejected, want.blank)
+    assert dict(got.dropped_fields) == dict(want.dropped_fields)
+
+
+def settled(block: bytes, columns=COLUMNS) -> int:
+    """How many lines the kernel settles itself (the others go the reference way)."""
+    _, declined, lines, _, _, _ = kernel._native.convert_ndjson(kernel.NativeBlocks(columns)._plan, block)
+    return lines - len(declined)
+
+
+# -- numbers as repr writes them -------------------------------------------------------------------------
+
+def _notations(value: float) -> list[str]:
+    """The ways a JSON writer may spell ``value``: repr, Zeek's fixed notation with up to 17 significant digits,
+    %.17g, exponents."""
+    texts = [repr(value), f"{value:.17g}", f"{value:.6f}", f"{value:e}", f"{value:.16e}", f"{value:.3E}"]
+    if abs(value) < 1e16:
+        texts.append(f"{value:.20f}".rstrip("0").rstrip(".") or "0")
+    return [t for t in texts if "inf" not in t and "nan" not in t]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@settings(max_examples=400, deadline=None)
+def test_every_float_in_every_notation_is_written_as_repr_writes_it(value: float) -> None:
+    lines = [f'{{"duration":{text},"ttls":[{text},1]}}'.encode() for text in _notations(value)]
+    compare(b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize("text", [
+    "0.000025987625122070313", "1591367999.305988", "0.10000000000000001", "9007199254740993", "1e22", "1e23",
+    "5e-324", "2.2250738585072014e-308", "1.7976931348623157e308", "0.1e1", "1E5", "-0.0", "-0", "0", "0.0001",
+    "0.00001", "1234567890123456.0", "12345678901234567.0", "123456789012345678", "18446744073709551615",
+    "18446744073709551616", "-9223372036854775808", "-9223372036854775809", "1e400", "1e-400", "1.5e300",
+    "9999999999.999999", "0.30000000000000004", "100000000000000000000000", "4.35e-05",
+])
+def test_numbers_at_the_edges(text: str) -> None:
+    for key in ("duration", "ts", "n", "i", "id.orig_p"):
+        compare(f'{{"{key}":{text}}}\n{{"ttls":[{text}]}}\n'.encode())
+
+
+def test_common_numbers_are_settled_by_the_kernel_itself() -> None:
+    block = b'{"ts":1591367999.305988,"duration":0.000025987625122070313,"n":18446744073709551615,"i":-5}\n' * 4
+    assert settled(block) == 4
+    compare(block)
+
+
+# -- strings, keys, shapes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    rb'{"uid":"a\"b,c\\d\/e\b\f\n\r\t\u0000\u00e9\u4e2d\ud83d\ude00"}',
+    rb'{"uid":"\ud83d"}', rb'{"uid":"\ude00"}', rb'{"uid":"\ud83d\u0041"}', rb'{"uid":"\x"}', rb'{"uid":"\u12"}',
+    b'{"uid":"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"}', b'{"uid":"\xc3"}', b'{"uid":"\xed\xa0\x80"}',
+    b'{"uid":"\xc0\xaf"}', b'{"uid":"\xf4\x90\x80\x80"}', b'{"uid":"\xff"}', b'{"uid":"a\x01b"}',
+    b'{"uid":"tab\there"}', b'{"u\\u0069d":"escaped key","uid":"last wins"}', b'{"uid":"x","uid":null}',
+    b'{"ts":1,"ts":2,"x":1,"x":2,"y":{"a":[1,{"b":null}]}}', b'{}', b'{ }', b' {"uid":"a"} \r', b'\t\r ',
+    b'{"uid":"a"}{"uid":"b"}', b'{"uid":"a"},{"uid":"b"}', b'[1,2]', b'"text"', b'{"uid":"a",}', b'{"uid":}',
+    b'{"uid" "a"}', b'{"uid":"a"', b'{"uid":"a"}}', b'\xef\xbb\xbf{"uid":"a"}', b'{"uid":true}',
+    b'{"local_orig":1}', b'{"local_orig":truex}', b'{"local_orig":nul}', b'{"tunnel_parents":"a"}',
+    b'{"tunnel_parents":[]}', b'{"tunnel_parents":[""]}', b'{"tunnel_parents":[null,null]}',
+    b'{"tunnel_parents":["a,b"]}', b'{"tunnel_parents":[["a"]]}', b'{"tunnel_parents":[{"a":1}]}',
+    b'{"tunnel_parents":["a"],"tunnel_parents":null}', b'{"flags":[true,false,null]}', b'{"flags":[1]}',
+    b'{"times":[1.5,"2020-06-05T14:39:59Z"]}', b'{"times":[1e13]}', b'{"ports":[80,70000]}', b'{"ports":[-1]}',
+    b'{"ts":"2020-06-05T14:39:59.305988Z"}', b'{"ts":"yesterday"}', b'{"ts":1e13}', b'{"ts":-62135596801}',
+    b'{"ts":253402300799999}', b'{"ts":253402300800000}', b'{"ts":-99999999999}', b'{"ts":100000000000}',
+    b'{"_deep":' + b"[" * 200 + b"]" * 200 + b"}", b'{"_deep":' + b"[" * 1100 + b"]" * 1100 + b"}",
+    b'{"_big":1e400}', b'{"_big":1' + b"0" * 320 + b"}", b'{"_k":NaN}', b'{"_k":Infinity}', b'{"_k":-}',
+    b'{"' + b"k" * 300 + b'":1}', b'{"uid":"' + b"x" * 100000 + b'"}',
+])
+def test_hostile_lines(line: bytes) -> None:
+    compare(line + b"\n")
+    compare(b'{"uid":"before"}\n' + line + b'\n{"uid":"after"}')
+
+
+def test_keys_that_are_not_columns_are_counted_once_a_line() -> None:
+    block = b"".join(b'{"uid":"a","_k%d":1,"_k%d":2,"_path":"conn"}\n' % (i % 70, i % 70) for i in range(200))
+    compare(block)
+
+
+# -- arbitrary lines ------------------------------------------------------------------------------------------
+
+_text = st.one_of(st.text(max_size=6), st.sampled_from([",", '"', "\\", "\r", "\n", "é", "\ud7ff", "\U0001f600", ""]))
+_scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**65), 2**65), st.floats(allow_nan=False), _text)
+_value = st.recursive(_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(_text, inner, max_size=2)), max_leaves=6)
+_keys = st.sampled_from([c.name for c in COLUMNS] + ["_path", "x", "id.resp_h"])
+
+
+def _dumps(record: dict, style: int) -> bytes:
+    text = json.dumps(record, ensure_ascii=bool(style & 1), separators=(",", ":") if style & 2 else None)
+    return text.replace("Infinity", "1e999").replace("NaN", "0").encode("utf-8", "surrogatepass")
+
+
+@given(st.lists(st.tuples(st.dictionaries(_keys, _value, max_size=6), st.integers(0, 3),
+                          st.sampled_from([b"", b"\r", b" "]), st.binary(max_size=2), st.integers(0, 40)),
+                max_size=12), st.booleans())
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_agrees_with_the_reference_on_arbitrary_lines(lines, final_newline: bool) -> None:
+    raw = []
+    for record, style, tail, noise, where in lines:
+        line = _dumps(record, style) + tail
+        if noise and where < len(line):  # now and then a corrupted line
+            line = line[:where] + noise + line[where + 1:]
+        raw.append(line)
+    block = b"\n".join(raw) + (b"\n" if final_newline and raw else b"")
+    if block:
+        compare(block)
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=1500, deadline=None)
+def test_random_bytes_never_crash_and_agree(block: bytes) -> None:
+    compare(block)
+
+
+@given(st.binary(min_size=1, max_size=200), st.integers(0, 199))
+@settings(max_examples=600, deadline=None)
+def test_a_mutated_real_line_agrees(noise: bytes, where: int) -> None:
+    line = (b'{"ts":1591367999.305988,"uid":"CHhAvVGS1DHFjwGM9","id.orig_p":58001,"duration":0.000025987625122070313,'
+            b'"local_orig":true,"n":220,"tunnel_parents":["Cx","Cy"],"ttls":[3600.0],"_path":"conn"}')
+    where = min(where, len(line))
+    compare(line[:where] + noise + line[where:] + b"\n" + line)
+
+
+# -- real and generated logs -------------------------------------------------------------------------------
+
+def test_a_generated_capture_is_settled_by_the_kernel_and_agrees(tmp_path) -> None:
+    path = tmp_path / "conn.ndjson"
+    generate_capture(str(path), 3000, seed=3, bad_rate=0.01)
+    data = path.read_bytes()
+    compare(data, CONN.columns)
+    lines = data.count(b"\n")
+    assert settled(data, CONN.columns) >= lines * 0.95  # the bad lines (1 %) and little else are declined
+
+
+def _real_json_samples(samples):
+    for path in sorted(samples.rglob("*")):
+        name = path.name
+        if not (name.endswith((".ndjson", ".ndjson.gz", ".json"))):
+            continue
+        data = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+        log_type = next((t for t in SCHEMAS if t in name.replace("_", ".").split(".")), "conn")
+        yield name, data, SCHEMAS[log_type]
+
+
+def test_every_real_json_sample_agrees_block_by_block(samples) -> None:
+    checked = 0
+    for name, data, schema in _real_json_samples(samples):
+        for columns in (schema.columns, tuple(schema.known().values())):
+            for start in range(0, len(data), 1 << 17):
+                end = data.find(b"\n", start + (1 << 17))
+                block = data[start: end + 1 if end >= 0 else len(data)]
+                if start and data[start - 1:start] != b"\n":
+                    continue
+                compare(block, columns)
+            checked += 1
+    assert checked >= 4
+
+
+def test_the_gil_is_released_while_a_block_converts() -> None:
+    # Two threads converting at once must both run: the kernel does not hold the GIL while it scans.
+    import threading
+    import time
+
+    block = b'{"ts":1591367999.305988,"uid":"C1","id.orig_p":1,"duration":0.5}\n' * 600_000
+    plan = kernel.NativeBlocks(COLUMNS)._plan
+    ticks = []
+    stop = threading.Event()
+
+    def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    started = time.perf_counter()
+    kernel._native.convert_ndjson(plan, block)
+    took = time.perf_counter() - started
+    stop.set()
+    thread.join()
+    during = [t for t in ticks if started <= t <= started + took]
+    # With the GIL held for the whole conversion (tens of milliseconds) the ticker could not tick during it.
+    assert len(during) >= 3, (took, len(during))
+
+
+def test_the_build_under_test_is_the_one_asked_for() -> None:
+    # make test-sanitize points ZEEKFLOW_KERNEL_LIB at the sanitizer build: these tests must run on it.
+    wanted = os.environ.get("ZEEKFLOW_KERNEL_LIB")
+    expected = os.path.abspath(wanted) if wanted else os.path.join(os.path.dirname(kernel.__file__), "")
+    assert os.path.abspath(kernel._native.__file__).startswith(expected)

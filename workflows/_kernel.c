@@ -1,0 +1,808 @@
+/* The native NDJSON kernel: a block of whole Zeek JSON lines in, CSV rows out, with no Python object per
+ * value and the GIL released while it scans.
+ *
+ * It settles a line only when it is certain to write the reference's bytes (workflows/render.py): one flat
+ * object, every string escape and UTF-8 sequence checked, values of the column's JSON type and in the type's
+ * range, numbers written as Python's repr writes them. Anything else -- a line the reference would reject,
+ * an ISO 8601 time, a number it cannot write with certainty, nesting deeper than it follows -- is "declined":
+ * the line's index and the CSV position where its row belongs are returned, and the Python reference
+ * converts that line. So the reference stays the oracle and the fallback, byte for byte.
+ *
+ * Every read is bounded by the end of the line being scanned; every write goes through buf_reserve. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <locale.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Column kinds, as workflows/kernel.py encodes them from the type table. */
+enum { K_UNSIGNED = 'u', K_SIGNED = 'i', K_NUMBER = 'n', K_TIME = 't', K_BOOL = 'b', K_STRING = 's' };
+
+#define MAX_KEY 256           /* longer keys are declined */
+#define MAX_SKIP_DEPTH 64     /* nesting followed in values that are not output columns */
+#define MAX_DROPPED 64        /* distinct keys that are not output columns, per block */
+#define MAX_NUMBER_TEXT 400   /* longer numbers are declined */
+
+typedef struct {
+    char *name;
+    Py_ssize_t len;
+    int kind;        /* one of K_* */
+    int is_list;     /* a set or vector of `kind` */
+    uint64_t high;   /* K_UNSIGNED: the largest value */
+} Column;
+
+typedef struct {
+    Py_ssize_t ncols;
+    Column *cols;
+    Py_ssize_t *table;   /* open addressing: column index + 1, 0 empty */
+    size_t mask;
+} Plan;
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data) return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buf *b, const char *s, size_t n) {
+    if (!n) return 0;  /* s may be the NULL data of an empty buffer */
+    if (buf_reserve(b, n)) return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_byte(Buf *b, char c) {
+    if (buf_reserve(b, 1)) return -1;
+    b->data[b->len++] = c;
+    return 0;
+}
+
+static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* ---- scanning state ------------------------------------------------------------------------------- */
+
+typedef enum { OK = 0, DECLINE = 1, NOMEM = 2 } Status;
+
+typedef struct {
+    char *name;
+    Py_ssize_t len;
+    Py_ssize_t count;
+    Py_ssize_t last_line;
+} Dropped;
+
+typedef struct {
+    const Plan *plan;
+    const unsigned char *p, *end;   /* the line being scanned */
+    Buf scratch;                     /* the line's cell texts */
+    Buf tmp;                         /* a value's text before quoting */
+    size_t *cell_start, *cell_len;   /* per column, into scratch; len 0 = empty */
+    char key[MAX_KEY];
+    Py_ssize_t key_len;
+    Dropped dropped[MAX_DROPPED];
+    int ndropped;
+    int line_dropped[MAX_DROPPED];   /* indices into dropped[] seen on this line */
+    int nline_dropped;
+    int long_numbers;                /* strtod/snprintf usable: the C locale's decimal point is "." */
+} Scan;
+
+static inline void skip_ws(Scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n')) s->p++;
+}
+
+static int hex4(const unsigned char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or
+ * 0 if it is not one. */
+static int utf8_length(const unsigned char *p, const unsigned char *end) {
+    unsigned c = p[0];
+    Py_ssize_t left = end - p;
+    if (c >= 0xC2 && c <= 0xDF) return (left >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (left < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0;   /* overlong */
+        if (c == 0xED && p[1] >= 0xA0) return 0;  /* surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (left < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0;
+        if (c == 0xF4 && p[1] >= 0x90) return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static int put_utf8(Buf *b, unsigned cp) {
+    char u[4];
+    size_t n;
+    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+    }
+    return buf_put(b, u, n);
+}
+
+/* A JSON string at s->p (on its opening quote), decoded into `out` (NULL: only validated). Sets *special when
+ * the text holds a character that CSV quotes (, " CR LF). */
+static Status scan_string(Scan *s, Buf *out, int *special) {
+    const unsigned char *p = s->p + 1, *end = s->end;
+    for (;;) {
+        const unsigned char *run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            if (*p == ',') *special = 1;
+            p++;
+        }
+        if (out && p > run && buf_put(out, (const char *)run, (size_t)(p - run))) return NOMEM;
+        if (p >= end) return DECLINE;
+        unsigned c = *p;
+        if (c == '"') { s->p = p + 1; return OK; }
+        if (c < 0x20) return DECLINE;  /* a raw control character: invalid JSON */
+        if (c >= 0x80) {
+            int n = utf8_length(p, end);
+            if (!n) return DECLINE;
+            if (out && buf_put(out, (const char *)p, (size_t)n)) return NOMEM;
+            p += n;
+            continue;
+        }
+        /* a backslash */
+        if (end - p < 2) return DECLINE;
+        unsigned e = p[1];
+        unsigned cp;
+        switch (e) {
+        case '"': cp = '"'; *special = 1; p += 2; break;
+        case '\\': cp = '\\'; p += 2; break;
+        case '/': cp = '/'; p += 2; break;
+        case 'b': cp = '\b'; p += 2; break;
+        case 'f': cp = '\f'; p += 2; break;
+        case 'n': cp = '\n'; *special = 1; p += 2; break;
+        case 'r': cp = '\r'; *special = 1; p += 2; break;
+        case 't': cp = '\t'; p += 2; break;
+        case 'u': {
+            if (end - p < 6 || hex4(p + 2, &cp)) return DECLINE;
+            p += 6;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return DECLINE;  /* a lone low surrogate */
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned low;
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &low)) return DECLINE;
+                if (low < 0xDC00 || low > 0xDFFF) return DECLINE;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                p += 6;
+            }
+            if (cp == ',' || cp == '"' || cp == '\r' || cp == '\n') *special = 1;
+            break;
+        }
+        default: return DECLINE;
+        }
+        if (out && put_utf8(out, cp)) return NOMEM;
+    }
+}
+
+/* ---- numbers ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+    int negative, is_int, has_exp;
+    const unsigned char *text;   /* the whole number */
+    Py_ssize_t text_len;
+    const unsigned char *int_digits, *frac_digits;
+    Py_ssize_t n_int, n_frac;
+    long exp;                    /* the exponent as written (clamped) */
+} Number;
+
+/* The JSON number grammar at s->p. */
+static Status scan_number(Scan *s, Number *n) {
+    const unsigned char *p = s->p, *end = s->end;
+    memset(n, 0, sizeof *n);
+    n->text = p;
+    if (p < end && *p == '-') { n->negative = 1; p++; }
+    if (p >= end || *p < '0' || *p > '9') return DECLINE;
+    n->int_digits = p;
+    if (*p == '0') p++;
+    else while (p < end && *p >= '0' && *p <= '9') p++;
+    n->n_int = p - n->int_digits;
+    n->is_int = 1;
+    if (p < end && *p == '.') {
+        p++;
+        n->frac_digits = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        n->n_frac = p - n->frac_digits;
+        if (!n->n_frac) return DECLINE;
+        n->is_int = 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int eneg = 0;
+        if (p < end && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
+        if (p >= end || *p < '0' || *p > '9') return DECLINE;
+        long e = 0;
+        while (p < end && *p >= '0' && *p <= '9') { if (e < 100000) e = e * 10 + (*p - '0'); p++; }
+        n->exp = eneg ? -e : e;
+        n->has_exp = 1;
+        n->is_int = 0;
+    }
+    /* A number must end at a structural character or whitespace. */
+    if (p < end && !(*p == ',' || *p == '}' || *p == ']' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        return DECLINE;
+    n->text_len = p - n->text;
+    if (n->text_len > MAX_NUMBER_TEXT) return DECLINE;
+    s->p = p;
+    return OK;
+}
+
+/* The magnitude of an integer's digits, or -1 beyond 2**64 - 1. */
+static int int_magnitude(const Number *n, uint64_t *out) {
+    uint64_t v = 0;
+    if (n->n_int > 20) return -1;
+    for (Py_ssize_t i = 0; i < n->n_int; i++) {
+        uint64_t d = (uint64_t)(n->int_digits[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Python's repr of the float 0.D x 10**decpt (D: significant digits, no leading or trailing zero). */
+static int put_repr(Buf *b, int negative, const char *d, int nd, int decpt) {
+    if (buf_reserve(b, (size_t)nd + 32)) return NOMEM;
+    char *o = b->data + b->len, *start = o;
+    if (negative) *o++ = '-';
+    if (decpt <= -4 || decpt > 16) {
+        *o++ = d[0];
+        if (nd > 1) { *o++ = '.'; memcpy(o, d + 1, (size_t)nd - 1); o += nd - 1; }
+        int e = decpt - 1;
+        o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    } else if (decpt <= 0) {
+        *o++ = '0'; *o++ = '.';
+        for (int i = 0; i < -decpt; i++) *o++ = '0';
+        memcpy(o, d, (size_t)nd); o += nd;
+    } else if (decpt >= nd) {
+        memcpy(o, d, (size_t)nd); o += nd;
+        for (int i = 0; i < decpt - nd; i++) *o++ = '0';
+        *o++ = '.'; *o++ = '0';
+    } else {
+        memcpy(o, d, (size_t)decpt); o += decpt;
+        *o++ = '.';
+        memcpy(o, d + decpt, (size_t)(nd - decpt)); o += nd - decpt;
+    }
+    b->len += (size_t)(o - start);
+    return OK;
+}
+
+/* The significant digits of a number and where its decimal point goes (value = 0.D x 10**decpt). */
+static int significant_digits(const Number *n, char *d, int cap, long *decpt) {
+    int nd = 0, leading = 1;
+    long point = (long)n->n_int + n->exp;
+    for (Py_ssize_t i = 0; i < n->n_int + n->n_frac; i++) {
+        char c = (char)(i < n->n_int ? n->int_digits[i] : n->frac_digits[i - n->n_int]);
+        if (leading && c == '0') { point--; continue; }
+        leading = 0;
+        if (nd >= cap) return -1;
+        d[nd++] = c;
+    }
+    while (nd > 0 && d[nd - 1] == '0') nd--;
+    *decpt = point;
+    return nd;
+}
+
+/* Whether the nd-digit decimals around 0.D x 10**decpt are spaced wider than one unit in the last place of
+ * the double they read as: then no other decimal of nd digits or fewer reads as the same double, and D is
+ * that double's shortest round trip, its repr. Bounded from above with margin: the double is below
+ * (first three digits + 1) x 10**(decpt - 3) <= 2**e, so its ulp is at most 2**(e - 53). */
+static int digits_are_shortest(const char *d, int nd, long decpt) {
+    double lead = 0;
+    for (int i = 0; i < 3; i++) lead = lead * 10 + (i < nd ? d[i] - '0' : 0);
+    int e;
+    frexp((lead + 1) * pow(10.0, (double)(decpt - 3)), &e);
+    return pow(10.0, (double)(decpt - nd)) > ldexp(1.0, e - 53) * 1.000001;
+}
+
+/* A float as repr writes it. When the number's own digits are certainly the shortest round trip (up to 15
+ * significant digits always: distinct decimals of 15 digits or fewer are distinct doubles), they are written
+ * as they are; otherwise through strtod and the shortest of %.14e, %.15e, %.16e that reads back to the same
+ * double, as repr's shortest round trip does. */
+static Status put_float(Scan *s, Buf *b, const Number *n) {
+    char d[MAX_NUMBER_TEXT + 8];
+    long decpt;
+    int nd = significant_digits(n, d, (int)sizeof d, &decpt);
+    if (nd < 0) return DECLINE;
+    if (nd == 0) {  /* zero, of either sign */
+        return buf_put(b, n->negative ? "-0.0" : "0.0", n->negative ? 4 : 3) ? NOMEM : OK;
+    }
+    if (decpt <= -300 || decpt >= 300) return DECLINE;  /* near the limits of a double */
+    if (nd <= 15 || (nd <= 17 && digits_are_shortest(d, nd, decpt)))
+        return put_repr(b, n->negative, d, nd, (int)decpt) ? NOMEM : OK;
+    if (!s->long_numbers) return DECLINE;
+    char text[MAX_NUMBER_TEXT + 1];
+    memcpy(text, n->text, (size_t)n->text_len);
+    text[n->text_len] = 0;
+    double value = strtod(text, NULL);
+    int binary_exponent;
+    /* At a power of two the doubles below are spaced half as wide as above, and the nearest decimal of a
+     * precision need not be the one that reads back: left to the reference. */
+    if (fabs(frexp(value, &binary_exponent)) == 0.5) return DECLINE;
+    for (int precision = 14; precision <= 16; precision++) {
+        char out[40];
+        snprintf(out, sizeof out, "%.*e", precision, value);
+        if (precision < 16 && strtod(out, NULL) != value) continue;
+        /* A double exactly halfway between two decimals of 15 or 16 digits: left to the reference (at 17
+         * digits printf and repr both round the tie to even). */
+        char exact[64];
+        snprintf(exact, sizeof exact, "%.45e", value);
+        const char *tail = exact + (exact[0] == '-') + 2 + precision;  /* past "D." and `precision` digits */
+        if (precision < 16 && *tail == '5') {
+            const char *z = tail + 1;
+            while (*z == '0') z++;
+            if (*z == 'e') return DECLINE;
+        }
+        /* out: [-]D.DDDDe[+-]XX */
+        const char *q = out + (out[0] == '-');
+        char digits[24];
+        int k = 0;
+        for (; *q && *q != 'e'; q++) if (*q != '.') digits[k++] = *q;
+        long e = strtol(q + 1, NULL, 10);
+        while (k > 1 && digits[k - 1] == '0') k--;
+        return put_repr(b, n->negative, digits, k, (int)e + 1) ? NOMEM : OK;
+    }
+    return DECLINE;
+}
+
+/* ---- values --------------------------------------------------------------------------------------- */
+
+static Status skip_value(Scan *s, int depth);
+
+static Status expect_literal(Scan *s, const char *word, size_t len) {
+    if ((size_t)(s->end - s->p) < len || memcmp(s->p, word, len)) return DECLINE;
+    s->p += len;
+    if (s->p < s->end && !(*s->p == ',' || *s->p == '}' || *s->p == ']' || *s->p == ' ' || *s->p == '\t'
+                           || *s->p == '\r' || *s->p == '\n'))
+        return DECLINE;
+    return OK;
+}
+
+/* Validate a value that is not an output column, as strictly as the reference's parser does. */
+static Status skip_value(Scan *s, int depth) {
+    if (s->p >= s->end) return DECLINE;
+    unsigned c = *s->p;
+    int special = 0;
+    if (c == '"') return scan_string(s, NULL, &special);
+    if (c == 't') return expect_literal(s, "true", 4);
+    if (c == 'f') return expect_literal(s, "false", 5);
+    if (c == 'n') return expect_literal(s, "null", 4);
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        Number n;
+        Status st = scan_number(s, &n);
+        /* An exponent may make a double overflow (the reference's parser rejects infinity). */
+        if (st == OK && (n.has_exp || n.n_int > 300)) return DECLINE;
+        return st;
+    }
+    if (c != '[' && c != '{') return DECLINE;
+    if (depth >= MAX_SKIP_DEPTH) return DECLINE;
+    unsigned close = c == '[' ? ']' : '}';
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == close) { s->p++; return OK; }
+    for (;;) {
+        Status st;
+        if (close == '}') {
+            if (s->p >= s->end || *s->p != '"') return DECLINE;
+            if ((st = scan_string(s, NULL, &special))) return st;
+            skip_ws(s);
+            if (s->p >= s->end || *s->p != ':') return DECLINE;
+            s->p++;
+            skip_ws(s);
+        }
+        if ((st = skip_value(s, depth + 1))) return st;
+        skip_ws(s);
+        if (s->p >= s->end) return DECLINE;
+        if (*s->p == ',') { s->p++; skip_ws(s); continue; }
+        if (*s->p == close) { s->p++; return OK; }
+        return DECLINE;
+    }
+}
+
+/* One scalar value of `kind` written as the reference renders it, into `out` (the raw cell text). */
+static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
+    if (s->p >= s->end) return DECLINE;
+    unsigned c = *s->p;
+    if (c == 'n') return expect_literal(s, "null", 4);  /* null: an empty field or element */
+    switch (col->kind) {
+    case K_STRING:
+        if (c != '"') return DECLINE;
+        return scan_string(s, out, special);
+    case K_BOOL:
+        if (c == 't') { Status st = expect_literal(s, "true", 4); return st ? st : (buf_put(out, "true", 4) ? NOMEM : OK); }
+        if (c == 'f') { Status st = expect_literal(s, "false", 5); return st ? st : (buf_put(out, "false", 5) ? NOMEM : OK); }
+        return DECLINE;
+    case K_UNSIGNED: case K_SIGNED: case K_NUMBER: case K_TIME: {
+        if (c != '-' && (c < '0' || c > '9')) return DECLINE;  /* an ISO 8601 time goes the reference way */
+        Number n;
+        Status st = scan_number(s, &n);
+        if (st) return st;
+        if (n.is_int) {
+            uint64_t mag;
+            /* Beyond 64 bits the reference's parser gives a float; -0 an integer 0. */
+            if (int_magnitude(&n, &mag) || (n.negative && (mag == 0 || mag > (1ULL << 63)))) return DECLINE;
+            if (col->kind == K_UNSIGNED && (n.negative || mag > col->high)) return DECLINE;
+            if (col->kind == K_SIGNED && !n.negative && mag > (uint64_t)INT64_MAX) return DECLINE;
+            if (col->kind == K_TIME) {
+                /* Epoch seconds below 10**11, milliseconds from there: years 1 to 9999 only. */
+                if (n.negative ? mag > 62135596800ULL : (mag >= 100000000000ULL && mag > 253402300799999ULL))
+                    return DECLINE;
+            }
+            return buf_put(out, (const char *)n.text, (size_t)n.text_len) ? NOMEM : OK;
+        }
+        if (col->kind == K_UNSIGNED || col->kind == K_SIGNED) return DECLINE;
+        if (col->kind == K_TIME) {
+            char d[MAX_NUMBER_TEXT + 8];
+            long decpt;
+            int nd = significant_digits(&n, d, (int)sizeof d, &decpt);
+            /* Well inside years 1..9999: below 10**11 s, or 10**10 s before 1970. */
+            if (nd < 0 || decpt > (n.negative ? 10 : 11)) return DECLINE;
+        }
+        return put_float(s, out, &n);
+    }
+    }
+    return DECLINE;
+}
+
+/* A column's value as its CSV cell: text quoted as RFC 4180 wants. */
+static Status column_value(Scan *s, const Column *col, size_t *start, size_t *len) {
+    Buf *tmp = &s->tmp;
+    int special = 0;
+    Status st;
+    tmp->len = 0;
+    if (col->is_list && s->p < s->end && *s->p == '[') {
+        s->p++;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ']') s->p++;
+        else for (int first = 1;; first = 0) {
+            if (!first && buf_byte(tmp, ',')) return NOMEM;
+            if (!first) special = 1;
+            if (s->p < s->end && (*s->p == '[' || *s->p == '{')) return DECLINE;
+            if ((st = scalar_value(s, col, tmp, &special))) return st;
+            skip_ws(s);
+            if (s->p >= s->end) return DECLINE;
+            if (*s->p == ',') { s->p++; skip_ws(s); continue; }
+            if (*s->p == ']') { s->p++; break; }
+            return DECLINE;
+        }
+    } else if (col->is_list) {
+        if ((st = expect_literal(s, "null", 4))) return st;
+    } else if ((st = scalar_value(s, col, tmp, &special))) {
+        return st;
+    }
+    Buf *sc = &s->scratch;
+    *start = sc->len;
+    if (!special) {
+        if (buf_put(sc, tmp->data, tmp->len)) return NOMEM;
+    } else {
+        size_t quotes = 0;
+        for (size_t i = 0; i < tmp->len; i++) quotes += tmp->data[i] == '"';
+        if (buf_reserve(sc, tmp->len + quotes + 2)) return NOMEM;
+        char *o = sc->data + sc->len;
+        *o++ = '"';
+        for (size_t i = 0; i < tmp->len; i++) {
+            if (tmp->data[i] == '"') *o++ = '"';
+            *o++ = tmp->data[i];
+        }
+        *o++ = '"';
+        sc->len = (size_t)(o - sc->data);
+    }
+    *len = sc->len - *start;
+    return OK;
+}
+
+static Py_ssize_t find_column(const Plan *plan, const char *key, Py_ssize_t len, Py_ssize_t hint) {
+    if (hint < plan->ncols && plan->cols[hint].len == len && !memcmp(plan->cols[hint].name, key, (size_t)len))
+        return hint;
+    size_t i = (size_t)hash_bytes(key, len) & plan->mask;
+    for (;;) {
+        Py_ssize_t slot = plan->table[i];
+        if (!slot) return -1;
+        const Column *c = &plan->cols[slot - 1];
+        if (c->len == len && !memcmp(c->name, key, (size_t)len)) return slot - 1;
+        i = (i + 1) & plan->mask;
+    }
+}
+
+/* Note a key that is not an output column; counted once per line when the line is written. */
+static Status note_dropped(Scan *s) {
+    int k;
+    for (k = 0; k < s->ndropped; k++)
+        if (s->dropped[k].len == s->key_len && !memcmp(s->dropped[k].name, s->key, (size_t)s->key_len)) break;
+    if (k == s->ndropped) {
+        if (s->ndropped >= MAX_DROPPED) return DECLINE;
+        char *name = malloc((size_t)s->key_len + 1);
+        if (!name) return NOMEM;
+        memcpy(name, s->key, (size_t)s->key_len);
+        s->dropped[k] = (Dropped){name, s->key_len, 0, -1};
+        s->ndropped++;
+    }
+    if (s->nline_dropped >= MAX_DROPPED) return DECLINE;
+    s->line_dropped[s->nline_dropped++] = k;
+    return OK;
+}
+
+/* One non-blank line (s->p .. s->end, surrounding blanks trimmed) into its cells. */
+static Status scan_line(Scan *s) {
+    const Plan *plan = s->plan;
+    Status st;
+    s->scratch.len = 0;
+    s->nline_dropped = 0;
+    for (Py_ssize_t i = 0; i < plan->ncols; i++) s->cell_len[i] = 0;
+    if (*s->p != '{') return DECLINE;
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') { s->p++; return s->p == s->end ? OK : DECLINE; }
+    Py_ssize_t hint = 0;
+    for (;;) {
+        if (s->p >= s->end || *s->p != '"') return DECLINE;
+        /* The key: undecoded bytes when it has no escape (the common case), else decoded. */
+        const unsigned char *k = s->p + 1, *q = k;
+        while (q < s->end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+        if (q < s->end && *q == '"') {
+            if (q - k > MAX_KEY) return DECLINE;
+            memcpy(s->key, k, (size_t)(q - k));
+            s->key_len = q - k;
+            s->p = q + 1;
+        } else {
+            Buf key = {0};
+            int special = 0;
+            st = scan_string(s, &key, &special);
+            if (st || key.len > MAX_KEY) { free(key.data); return st ? st : DECLINE; }
+            if (key.len) memcpy(s->key, key.data, key.len);
+            s->key_len = (Py_ssize_t)key.len;
+            free(key.data);
+        }
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') return DECLINE;
+        s->p++;
+        skip_ws(s);
+        Py_ssize_t column = find_column(plan, s->key, s->key_len, hint);
+        if (column >= 0) {
+            if ((st = column_value(s, &plan->cols[column], &s->cell_start[column], &s->cell_len[column]))) return st;
+            hint = column + 1;
+        } else {
+            if ((st = skip_value(s, 0))) return st;
+            if ((st = note_dropped(s))) return st;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return DECLINE;
+        if (*s->p == ',') { s->p++; skip_ws(s); continue; }
+        if (*s->p == '}') { s->p++; break; }
+        return DECLINE;
+    }
+    return s->p == s->end ? OK : DECLINE;
+}
+
+/* ---- the Python face ------------------------------------------------------------------------------ */
+
+static void plan_free(PyObject *capsule) {
+    Plan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.plan");
+    if (!plan) return;
+    for (Py_ssize_t i = 0; i < plan->ncols; i++) free(plan->cols[i].name);
+    free(plan->cols);
+    free(plan->table);
+    free(plan);
+}
+
+PyDoc_STRVAR(plan_doc,
+"plan(columns) -> capsule\n\n"
+"The column plan of a block converter: columns is a sequence of (name: bytes, kind: str, is_list: bool,\n"
+"high: int), kind one of 'u' (unsigned, at most high), 'i' (int64), 'n' (number), 't' (time), 'b' (bool),\n"
+"'s' (string).");
+
+static PyObject *kernel_plan(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "columns must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Plan *plan = calloc(1, sizeof *plan);
+    if (!plan) { Py_DECREF(seq); return PyErr_NoMemory(); }
+    plan->ncols = n;
+    plan->cols = calloc((size_t)(n ? n : 1), sizeof(Column));
+    size_t size = 8;
+    while (size < (size_t)n * 2) size *= 2;
+    plan->table = calloc(size, sizeof(Py_ssize_t));
+    plan->mask = size - 1;
+    PyObject *capsule = NULL;
+    if (!plan->cols || !plan->table) { PyErr_NoMemory(); goto fail; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *name, *kind;
+        Py_ssize_t len, kind_len;
+        int is_list;
+        unsigned long long high;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "y#s#pK", &name, &len, &kind, &kind_len,
+                              &is_list, &high))
+            goto fail;
+        if (kind_len != 1 || !strchr("uintbs", kind[0])) {
+            PyErr_Format(PyExc_ValueError, "unknown column kind %s", kind);
+            goto fail;
+        }
+        Column *c = &plan->cols[i];
+        c->name = malloc((size_t)len + 1);
+        if (!c->name) { PyErr_NoMemory(); goto fail; }
+        memcpy(c->name, name, (size_t)len);
+        c->len = len;
+        c->kind = kind[0];
+        c->is_list = is_list;
+        c->high = high;
+        size_t slot = (size_t)hash_bytes(name, len) & plan->mask;
+        while (plan->table[slot]) slot = (slot + 1) & plan->mask;
+        plan->table[slot] = i + 1;
+    }
+    capsule = PyCapsule_New(plan, "zeekflow.kernel.plan", plan_free);
+    if (!capsule) goto fail;
+    Py_DECREF(seq);
+    return capsule;
+fail:
+    if (plan->cols) for (Py_ssize_t i = 0; i < n; i++) free(plan->cols[i].name);
+    free(plan->cols);
+    free(plan->table);
+    free(plan);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+typedef struct {
+    Py_ssize_t line, start, end, csv_at;
+} Declined;
+
+PyDoc_STRVAR(convert_doc,
+"convert_ndjson(plan, block) -> (csv, declined, lines, rows, blank, dropped)\n\n"
+"CSV rows of the lines of block (whole lines; the last may lack its newline) that the kernel settles.\n"
+"declined: (line index, start, end, csv position) of each line left to the reference, in order; its row\n"
+"(if any) belongs at that position of csv. dropped: key -> lines holding it, over the settled lines.");
+
+static PyObject *kernel_convert(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
+    Plan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.plan");
+    if (!plan) { PyBuffer_Release(&view); return NULL; }
+
+    Scan s;
+    memset(&s, 0, sizeof s);
+    s.plan = plan;
+    struct lconv *lc = localeconv();
+    s.long_numbers = lc && lc->decimal_point && !strcmp(lc->decimal_point, ".");
+    s.cell_start = malloc(sizeof(size_t) * (size_t)(plan->ncols + 1));
+    s.cell_len = malloc(sizeof(size_t) * (size_t)(plan->ncols + 1));
+    Buf out = {0};
+    Declined *declined = NULL;
+    Py_ssize_t ndeclined = 0, declined_cap = 0;
+    Py_ssize_t lines = 0, rows = 0, blank = 0;
+    Status status = (s.cell_start && s.cell_len) ? OK : NOMEM;
+
+    const unsigned char *data = view.buf, *block_end = data + view.len;
+    Py_BEGIN_ALLOW_THREADS
+    if (status == OK && buf_reserve(&out, (size_t)view.len + 4096)) status = NOMEM;
+    const unsigned char *line = data;
+    while (status == OK && line < block_end) {
+        const unsigned char *nl = memchr(line, '\n', (size_t)(block_end - line));
+        const unsigned char *line_end = nl ? nl : block_end;
+        const unsigned char *a = line, *b = line_end;
+        while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
+        if (a == b) {
+            blank++;
+        } else {
+            s.p = a;
+            s.end = b;
+            Status st = scan_line(&s);
+            if (st == OK) {
+                for (Py_ssize_t i = 0; i < plan->ncols && st == OK; i++) {
+                    if (i && buf_byte(&out, ',')) st = NOMEM;
+                    else if (s.cell_len[i] && buf_put(&out, s.scratch.data + s.cell_start[i], s.cell_len[i])) st = NOMEM;
+                }
+                if (st == OK && buf_byte(&out, '\n')) st = NOMEM;
+                if (st == OK) {
+                    rows++;
+                    for (int k = 0; k < s.nline_dropped; k++) {
+                        Dropped *d = &s.dropped[s.line_dropped[k]];
+                        if (d->last_line != lines) { d->count++; d->last_line = lines; }
+                    }
+                }
+            }
+            if (st == DECLINE) {
+                if (ndeclined == declined_cap) {
+                    Py_ssize_t cap = declined_cap ? declined_cap * 2 : 16;
+                    Declined *grown = realloc(declined, sizeof(Declined) * (size_t)cap);
+                    if (!grown) st = NOMEM;
+                    else { declined = grown; declined_cap = cap; }
+                }
+                if (st == DECLINE)
+                    declined[ndeclined++] = (Declined){lines, line - data, line_end - data, (Py_ssize_t)out.len};
+            }
+            if (st == NOMEM) status = NOMEM;
+        }
+        lines++;
+        line = nl ? nl + 1 : block_end;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+
+    PyObject *result = NULL, *csv = NULL, *declined_list = NULL, *dropped = NULL;
+    if (status == NOMEM) { PyErr_NoMemory(); goto done; }
+    csv = PyBytes_FromStringAndSize(out.data ? out.data : "", (Py_ssize_t)out.len);
+    declined_list = PyList_New(ndeclined);
+    dropped = PyDict_New();
+    if (!csv || !declined_list || !dropped) goto done;
+    for (Py_ssize_t i = 0; i < ndeclined; i++) {
+        PyObject *item = Py_BuildValue("(nnnn)", declined[i].line, declined[i].start, declined[i].end,
+                                       declined[i].csv_at);
+        if (!item) goto done;
+        PyList_SET_ITEM(declined_list, i, item);
+    }
+    for (int k = 0; k < s.ndropped; k++) {
+        if (!s.dropped[k].count) continue;
+        PyObject *name = PyUnicode_DecodeUTF8(s.dropped[k].name, s.dropped[k].len, "surrogateescape");
+        PyObject *count = name ? PyLong_FromSsize_t(s.dropped[k].count) : NULL;
+        int failed = !count || PyDict_SetItem(dropped, name, count);
+        Py_XDECREF(name);
+        Py_XDECREF(count);
+        if (failed) goto done;
+    }
+    result = Py_BuildValue("(OOnnnO)", csv, declined_list, lines, rows, blank, dropped);
+done:
+    Py_XDECREF(csv);
+    Py_XDECREF(declined_list);
+    Py_XDECREF(dropped);
+    for (int k = 0; k < s.ndropped; k++) free(s.dropped[k].name);
+    free(s.scratch.data);
+    free(s.tmp.data);
+    free(s.cell_start);
+    free(s.cell_len);
+    free(out.data);
+    free(declined);
+    return result;
+}
+
+static PyMethodDef kernel_methods[] = {
+    {"plan", kernel_plan, METH_O, plan_doc},
+    {"convert_ndjson", kernel_convert, METH_VARARGS, convert_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef kernel_module = {
+    PyModuleDef_HEAD_INIT, "_kernel", "zeekflow's native NDJSON-to-CSV kernel (see workflows/kernel.py).", -1,
+    kernel_methods,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&kernel_module); }
