@@ -325,12 +325,18 @@ static int significant_digits(const Number *n, char *d, int cap, long *decpt) {
  * the double they read as: then no other decimal of nd digits or fewer reads as the same double, and D is
  * that double's shortest round trip, its repr. Bounded from above with margin: the double is below
  * (first three digits + 1) x 10**(decpt - 3) <= 2**e, so its ulp is at most 2**(e - 53). */
+static double powers_of_ten[620];  /* 10**(i - 310), filled when the module loads */
+
+static double power_of_ten(long exponent) {
+    return exponent < -310 || exponent > 309 ? pow(10.0, (double)exponent) : powers_of_ten[exponent + 310];
+}
+
 static int digits_are_shortest(const char *d, int nd, long decpt) {
     double lead = 0;
     for (int i = 0; i < 3; i++) lead = lead * 10 + (i < nd ? d[i] - '0' : 0);
     int e;
-    frexp((lead + 1) * pow(10.0, (double)(decpt - 3)), &e);
-    return pow(10.0, (double)(decpt - nd)) > ldexp(1.0, e - 53) * 1.000001;
+    frexp((lead + 1) * power_of_ten(decpt - 3), &e);
+    return power_of_ten(decpt - nd) > ldexp(1.0, e - 53) * 1.000001;
 }
 
 /* A float as repr writes it. When the number's own digits are certainly the shortest round trip (up to 15
@@ -357,30 +363,42 @@ static Status put_float(Scan *s, Buf *b, const Number *n) {
     /* At a power of two the doubles below are spaced half as wide as above, and the nearest decimal of a
      * precision need not be the one that reads back: left to the reference. */
     if (fabs(frexp(value, &binary_exponent)) == 0.5) return DECLINE;
-    for (int precision = 14; precision <= 16; precision++) {
-        char out[40];
-        snprintf(out, sizeof out, "%.*e", precision, value);
-        if (precision < 16 && strtod(out, NULL) != value) continue;
-        /* A double exactly halfway between two decimals of 15 or 16 digits: left to the reference (at 17
-         * digits printf and repr both round the tie to even). */
-        char exact[64];
-        snprintf(exact, sizeof exact, "%.45e", value);
-        const char *tail = exact + (exact[0] == '-') + 2 + precision;  /* past "D." and `precision` digits */
-        if (precision < 16 && *tail == '5') {
-            const char *z = tail + 1;
-            while (*z == '0') z++;
-            if (*z == 'e') return DECLINE;
+    /* The double's 17 significant digits, correctly rounded (17 always read back). */
+    char exact[40];
+    snprintf(exact, sizeof exact, "%.16e", fabs(value));
+    char d17[17];
+    int k = 0;
+    const char *q = exact;
+    for (; *q && *q != 'e' && k < 17; q++) if (*q != '.') d17[k++] = *q;
+    if (k != 17 || *q != 'e') return DECLINE;
+    int decpt17 = (int)strtol(q + 1, NULL, 10) + 1;
+    /* repr's shortest round trip: the 15- or 16-digit rounding of those digits when it reads back (the
+     * 15-digit one is unique; the 16-digit one is the nearest), else the 17 digits. Rounding the 17 digits
+     * again equals rounding the double itself unless they end exactly on a half: declined. */
+    for (int len = 15; len <= 16; len++) {
+        int ambiguous = d17[len] == '5';
+        for (int i = len + 1; i < 17 && ambiguous; i++) ambiguous = d17[i] == '0';
+        if (ambiguous) return DECLINE;
+        char c[18];
+        memcpy(c, d17, (size_t)len);
+        int cpt = decpt17;
+        if (d17[len] >= '5') {
+            int i = len - 1;
+            while (i >= 0 && c[i] == '9') c[i--] = '0';
+            if (i >= 0) c[i]++;
+            else { memmove(c + 1, c, (size_t)len - 1); c[0] = '1'; cpt++; }
         }
-        /* out: [-]D.DDDDe[+-]XX */
-        const char *q = out + (out[0] == '-');
-        char digits[24];
-        int k = 0;
-        for (; *q && *q != 'e'; q++) if (*q != '.') digits[k++] = *q;
-        long e = strtol(q + 1, NULL, 10);
-        while (k > 1 && digits[k - 1] == '0') k--;
-        return put_repr(b, n->negative, digits, k, (int)e + 1) ? NOMEM : OK;
+        char candidate[48];
+        snprintf(candidate, sizeof candidate, "%c.%.*se%d", c[0], len - 1, c + 1, cpt - 1);
+        if (strtod(candidate, NULL) == fabs(value)) {
+            int nd2 = len;
+            while (nd2 > 1 && c[nd2 - 1] == '0') nd2--;
+            return put_repr(b, n->negative, c, nd2, cpt) ? NOMEM : OK;
+        }
     }
-    return DECLINE;
+    int nd17 = 17;
+    while (nd17 > 1 && d17[nd17 - 1] == '0') nd17--;
+    return put_repr(b, n->negative, d17, nd17, decpt17) ? NOMEM : OK;
 }
 
 /* ---- values --------------------------------------------------------------------------------------- */
@@ -805,4 +823,7 @@ static struct PyModuleDef kernel_module = {
     kernel_methods,
 };
 
-PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&kernel_module); }
+PyMODINIT_FUNC PyInit__kernel(void) {
+    for (int i = 0; i < 620; i++) powers_of_ten[i] = pow(10.0, (double)(i - 310));
+    return PyModule_Create(&kernel_module);
+}
