@@ -31,9 +31,10 @@ def small_capture(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run ``python -m workflows ARGS`` as a real process, as a user would."""
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 180,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m workflows ARGS`` as a real process, as a user would (``env`` added to the environment)."""
     return subprocess.run(
         [sys.executable, "-m", "workflows", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
     )

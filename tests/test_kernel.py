@@ -225,3 +225,22 @@ def test_the_build_under_test_is_the_one_asked_for() -> None:
     wanted = os.environ.get("ZEEKFLOW_KERNEL_LIB")
     expected = os.path.abspath(wanted) if wanted else os.path.join(os.path.dirname(kernel.__file__), "")
     assert os.path.abspath(kernel._native.__file__).startswith(expected)
+
+
+@pytest.mark.cluster
+def test_a_run_says_which_kernel_converted_and_both_give_the_same_bytes(tmp_path) -> None:
+    from .conftest import run_cli
+
+    source = tmp_path / "conn.ndjson"
+    generate_capture(str(source), 5000, seed=5, bad_rate=0.01)
+    outputs = {}
+    for name, env in (("native", {}), ("python", {"ZEEKFLOW_KERNEL": "python"})):
+        out = tmp_path / f"{name}.csv"
+        result = run_cli("convert", str(source), "-o", str(out), "--workers", "1", "--no-progress",
+                         "--partition-size", "64KiB", "--summary-json", str(tmp_path / f"{name}.json"), env=env)
+        assert result.returncode == 0, result.stderr
+        summary = json.loads((tmp_path / f"{name}.json").read_text())
+        assert summary["kernel"] == name
+        assert f"Kernel:        {name}" in result.stdout + result.stderr
+        outputs[name] = (out.read_bytes(), (tmp_path / f"{name}.csv.rejects.ndjson").read_bytes())
+    assert outputs["native"] == outputs["python"]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import os
+import stat
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -13,9 +13,9 @@ from dask.base import tokenize
 from .cluster import check_workers_see, dashboard_link, open_client, tls_security, worker_count
 from .concat import OrderedConcat, aborted_on_error
 from .errors import RunFailed, TooManyRejects, UsageError
-from .inputs import expand_inputs, recognise
-from .manifest import MANIFEST_NAME, Manifest, identity, output_shaping
-from .options import ConvertOptions
+from .inputs import compression_of, expand_inputs, recognise
+from .manifest import Manifest, identity, output_shaping
+from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
@@ -23,6 +23,7 @@ from .schema import Column, get_schema
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
+from .workdir import RunFiles, check_written_paths
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,32 @@ def _writable_dir(path: str, what: str) -> None:
         raise UsageError(f"{what} folder {folder} is not writable")
 
 
+_SPECIAL = ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
+            (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
+
+
+def _check_regular(path: str) -> None:
+    """A stream or device has no size to plan from (a FIFO would hang, /dev/zero read as 0 bytes)."""
+    if "://" in path:
+        return
+    mode = os.stat(path).st_mode
+    for test, kind in _SPECIAL:
+        if test(mode):
+            raise UsageError(f"input {path} is a {kind}, not a regular file; save the log to a file first")
+
+
+def _check_partition_count(inputs: list[InputFile], partition_size: int) -> None:
+    """Refuse a plan of more than MAX_PARTITIONS before building it (a 1-byte size on a big file would not fit)."""
+    compressed = sum(1 for s in inputs if compression_of(s.path))
+    plain = [s.size for s in inputs if not compression_of(s.path)]
+    count = compressed + sum(-(-size // partition_size) for size in plain)
+    if count > MAX_PARTITIONS:
+        least = -(-sum(plain) // max(1, MAX_PARTITIONS - compressed))
+        hint = f"{-(-least // 2**20)}MiB" if least > 2**20 else f"{-(-least // 2**10)}KiB"
+        raise UsageError(f"the inputs make {count:,} partitions at --partition-size {partition_size:,}, more than "
+                         f"the {MAX_PARTITIONS:,} a run may have; give a larger --partition-size (at least {hint})")
+
+
 def prepare(options: ConvertOptions) -> Job:
     """Validate options and files and plan the partitions, reading no data. Raises UsageError."""
     options.validate()
@@ -86,6 +113,8 @@ def prepare(options: ConvertOptions) -> Job:
             raise UsageError(f"input {path} is not readable") from None
         if "://" not in path and not os.access(path, os.R_OK):
             raise UsageError(f"input {path} is not readable")
+        _check_regular(path)
+    _check_partition_count(inputs, options.partition_size)
 
     paths = [source.path for source in inputs]
     outputs = {"output": options.output, "rejects file": options.rejects, "work dir": options.work_dir}
@@ -107,6 +136,7 @@ def prepare(options: ConvertOptions) -> Job:
     if os.path.exists(options.work_dir) and not os.path.isdir(options.work_dir):
         raise UsageError(f"work dir {options.work_dir} exists and is not a directory")
     _writable_dir(options.work_dir, "work dir parent")
+    check_written_paths(options.output, options.rejects, options.work_dir, options.summary_json, paths)
 
     if options.output_format == "parquet":
         from .parquet import check_parquet_output
@@ -122,25 +152,6 @@ def prepare(options: ConvertOptions) -> Job:
                recognised.cut_headers)
 
 
-_SHARD_PATTERNS = ("part-*.csv", "part-*.parquet", "part-*.rejects.ndjson", "part-*.tmp-*", MANIFEST_NAME,
-                   MANIFEST_NAME + ".tmp")
-
-
-def _clear_shards(work_dir: str) -> None:
-    """Remove zeekflow's own files from the work dir (never anything else)."""
-    for pattern in _SHARD_PATTERNS:
-        for path in glob.glob(os.path.join(glob.escape(work_dir), pattern)):
-            os.unlink(path)
-
-
-def _remove_work_dir(work_dir: str) -> None:
-    _clear_shards(work_dir)
-    try:
-        os.rmdir(work_dir)
-    except OSError:
-        pass  # the user's own files are in it: leave it
-
-
 class _Totals:
     """What the client accumulates from ShardInfo records (counts only)."""
 
@@ -151,6 +162,7 @@ class _Totals:
         self.infos: dict[int, ShardInfo] = {}
         self.lines = self.rows = self.rejected = self.blank = self.bytes_done = 0
         self.task_seconds = 0.0
+        self.kernels: set[str] = set()
         self.dropped: Counter = Counter()
         self.lengths = {p.index: p.length for p in job.partitions}
 
@@ -191,13 +203,23 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
     started = time.perf_counter()
     job = prepare(options)
     security = tls_security(options.scheduler, options.tls_ca, options.tls_cert, options.tls_key)
+    # Held to the end: another run on the same output, rejects file or work dir is refused meanwhile, and only
+    # files this run or an earlier one of ours wrote are deleted.
+    with RunFiles(options.output, options.rejects, job.spec.work_dir) as files:
+        summary = _run(job, files, reporter, started, security)
+    if options.summary_json:
+        summary.write_json(options.summary_json)
+    return summary
+
+
+def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security) -> Summary:
+    options = job.options
     work_dir = job.spec.work_dir
-    os.makedirs(work_dir, exist_ok=True)
     manifest = job.manifest()
     if options.resume:
         reused = manifest.resume()  # UsageError, before any work, when the inputs or options changed
     else:
-        _clear_shards(work_dir)
+        files.clear()
         reused = {}
         manifest.start()
     totals = _Totals(job, reporter, started)
@@ -215,6 +237,7 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
     def record(info: ShardInfo) -> None:
         manifest.record(info)
         totals.task_seconds += info.seconds  # this run's tasks only, not the shards --resume took over
+        totals.kernels.add(info.kernel or "python")
         join(info)
 
     with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security) as client:
@@ -245,7 +268,7 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         else:
             output_bytes = csv_out.finish(len(job.partitions))
         rejects_out.finish(len(job.partitions))
-    _remove_work_dir(work_dir)
+    files.finished()
 
     duration = time.perf_counter() - started
     summary = Summary(
@@ -266,6 +289,7 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         retried_tasks=stats.retried,
         duration_s=round(duration, 3),
         task_seconds=round(totals.task_seconds, 3),
+        kernel="+".join(sorted(totals.kernels, reverse=True)) or "none",
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
         columns=[c.name for c in job.columns],
@@ -273,6 +297,4 @@ def convert(options: ConvertOptions, reporter: Reporter | None = None) -> Summar
         tsv_inputs=list(job.tsv_inputs),
         dropped_fields=dict(sorted(totals.dropped.items())),
     )
-    if options.summary_json:
-        summary.write_json(options.summary_json)
     return summary

@@ -307,6 +307,11 @@ class BlockConverter:
         self._native = native_blocks(self.columns) if fast and native else None
         self._fast_path = FastPath(self.columns, list_cell) if fast and self._native is None else None
 
+    @property
+    def kernel(self) -> str:
+        """Which path converts this converter's clean blocks: ``native`` (the C kernel) or ``python``."""
+        return "native" if self._native is not None else "python"
+
     def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
         """Convert ``block``: whole lines (the last one may lack its newline) that start at ``base_offset``."""
         if not block:

@@ -33,6 +33,9 @@ class Summary:
     # much of the run the workers spent converting (start-up, scheduling and the final join are the rest).
     task_seconds: float = 0.0
     lines_per_s: float = 0.0
+    # Which path converted the blocks: "native" (the C kernel), "python", or "native+python" when some tasks
+    # could not use the kernel (TSV, Parquet, --ts-format, or workers where it was not built).
+    kernel: str = ""
     dashboard: str | None = None
     columns: list[str] = field(default_factory=list)
     log_type: str = ""
@@ -75,6 +78,7 @@ class Summary:
             f"Errors:        {errors}",
             f"Duration:      {self.duration_s:,.2f} s",
             f"Task time:     {self.task_seconds:,.2f} s on the workers{self._busy()}",
+            f"Kernel:        {self.kernel}",
             f"Rate:          {self.lines_per_s:,.0f} lines/s ({mb / self.duration_s if self.duration_s else 0:,.1f} MB/s)",
             f"Output:        {display_name(self.output)} ({self.output_bytes / 1e6:,.1f} MB)",
         ]

@@ -58,6 +58,8 @@ class ShardInfo:
     rejects_checksum: str = ""
     # How long the task ran on its worker: summed over a run, the workers' busy time (Summary.task_seconds).
     seconds: float = 0.0
+    # Which path converted the partition's blocks: "native" (the C kernel) or "python" (see workflows/kernel.py).
+    kernel: str = ""
 
 
 def shard_name(index: int, output_format: str = "csv") -> str:
@@ -142,4 +144,5 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
         checksum=shard.checksum(),
         rejects_checksum=rejects_digest.hexdigest(),
         seconds=round(time.perf_counter() - started, 4),
+        kernel=getattr(converter, "kernel", "python"),
     )
