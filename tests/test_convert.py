@@ -133,7 +133,8 @@ def test_a_task_failing_after_retries_fails_the_run_without_output(tmp_path):
     with fsspec.open("memory://zeekflow-test/lost.log", "wb") as f:
         f.write(b'{"uid":"C1"}\n')
     out = tmp_path / "o.csv"
-    with pytest.raises(RunFailed, match=r"partition 0 .* failed: FileNotFoundError"):
+    lost = r"partition 0 .* failed: InputChanged: input memory://zeekflow-test/lost.log was removed"
+    with pytest.raises(RunFailed, match=lost):
         convert(ConvertOptions(inputs=["memory://zeekflow-test/lost.log"], output=str(out), workers=1, retries=1))
     assert not out.exists() and not Path(str(out) + ".tmp").exists()
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
 import dask
 from dask.utils import parse_timedelta
 from distributed import Client, LocalCluster
+from distributed.comm import CommClosedError, connect
 from distributed.security import Security
 
 from .errors import UsageError
@@ -34,7 +37,7 @@ def tls_security(
         return None
     if not scheduler:
         raise UsageError("--tls-ca/--tls-cert/--tls-key are for a remote --scheduler tls://...; "
-                         "the embedded LocalCluster listens on loopback only")
+                         "the embedded LocalCluster makes its own throwaway certificates")
     for name in ("--tls-ca", "--tls-cert"):
         if not given[name]:
             raise UsageError(f"TLS needs --tls-ca and --tls-cert together; {name} is missing")
@@ -72,6 +75,41 @@ def embedded_log_level() -> int:
     return logging.ERROR if os.environ.get("ZEEKFLOW_DEBUG") else logging.CRITICAL
 
 
+async def _identity(address: str, security: Security | None, timeout_s: float) -> Any:
+    # Connecting gives up a little before the whole exchange does, so a refused connection says so.
+    comm = await connect(address, timeout=0.8 * timeout_s, **(security or Security()).get_connection_args("client"))
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def check_scheduler(address: str, security: Security | None, timeout_s: float, hint: str = "") -> None:
+    """Raise UsageError within ``timeout_s`` unless a Dask scheduler answers at ``address``.
+
+    A Client would wait forever for the handshake of a server that accepts the connection and never speaks
+    Dask (an HTTP server, a wrong port), and a Client that failed to start lingers in ``Client.__del__`` for a
+    minute; so the address is tried first with one bounded exchange, before any Client exists. The exchange
+    runs in a thread of its own, so that a caller inside an event loop (a notebook) can use it too.
+    """
+
+    def probe() -> Any:
+        return asyncio.run(asyncio.wait_for(_identity(address, security, timeout_s), timeout_s))
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="zeekflow-probe") as pool:
+            reply = pool.submit(probe).result()
+    except (asyncio.TimeoutError, TimeoutError):
+        raise UsageError(f"nothing at {address} answered as a Dask scheduler within {timeout_s:g} s "
+                         f"(is it the scheduler's address and port?){hint}") from None
+    except (OSError, ValueError, TypeError, CommClosedError) as error:
+        raise UsageError(f"cannot connect to the Dask scheduler at {address}: {error}{hint}") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise UsageError(f"{address} is not a Dask scheduler (it answered as {kind}); give the scheduler's address")
+
+
 @contextmanager
 def open_client(
     scheduler: str | None = None,
@@ -80,19 +118,21 @@ def open_client(
     security: Security | None = None,
 ) -> Iterator[Client]:
     """A connected Client. Without ``scheduler``, a LocalCluster of single-threaded worker processes whose
-    scheduler and dashboard listen on loopback only (the dashboard on a free port).
+    scheduler and dashboard listen on loopback only (the dashboard on a free port), the scheduler and workers
+    over TLS with throwaway certificates, so that only this client can use them.
 
     The connect timeout defaults to Dask's ``distributed.comm.timeouts.connect`` setting.
     """
     if scheduler:
         if connect_timeout_s is None:
             connect_timeout_s = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"))
+        hint = ""
+        if scheduler.startswith("tls://"):
+            hint = " (is --tls-cert signed by a CA the cluster trusts, and --tls-ca the CA of the scheduler's?)"
+        check_scheduler(scheduler, security, connect_timeout_s, hint)
         try:
             client = Client(scheduler, timeout=connect_timeout_s, set_as_default=False, security=security)
         except (OSError, TimeoutError, ValueError) as error:
-            hint = ""
-            if scheduler.startswith("tls://"):
-                hint = " (is --tls-cert signed by a CA the cluster trusts, and --tls-ca the CA of the scheduler's?)"
             raise UsageError(f"cannot connect to the Dask scheduler at {scheduler}: {error}{hint}") from None
         try:
             client.wait_for_workers(1, timeout=connect_timeout_s)
@@ -105,17 +145,23 @@ def open_client(
             client.close()
         return
 
+    # Loopback alone lets every local user connect and run code as this one: the cluster speaks TLS with
+    # a certificate made for this run and kept in memory, which its scheduler, workers and client present to
+    # each other (mutual TLS). A client without it is refused at the handshake.
+    security = Security.temporary()
     with dask.config.set(worker_malloc_settings()):
         cluster = LocalCluster(
             n_workers=workers or default_workers(),
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
+            protocol="tls://",
+            security=security,
             dashboard_address="127.0.0.1:0",
             silence_logs=embedded_log_level(),
         )
     try:
-        with Client(cluster, set_as_default=False) as client:
+        with Client(cluster, set_as_default=False, security=security) as client:
             yield client
     finally:
         cluster.close()
@@ -170,7 +216,7 @@ def _path_problems(inputs: list[tuple[str, int]], work_dir: str) -> list[str]:
         except (OSError, ValueError) as error:
             problems.append(f"cannot read input {path} ({type(error).__name__})")
             continue
-        if seen != size:
+        if seen < size:  # more is fine: a live log grows, and the run reads only the bytes planned
             problems.append(f"sees input {path} with {seen} bytes, the client sees {size}")
     if not os.path.isdir(work_dir) or not os.access(work_dir, os.W_OK):
         problems.append(f"cannot write to the work dir {work_dir}")
