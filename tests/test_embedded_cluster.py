@@ -55,13 +55,14 @@ def _listening(pid: int) -> set[int]:
 async def _intrude(address: str, security: Security | None) -> object:
     """What a local process gets by asking ``address`` who it is, as a Dask client would."""
     try:
-        comm = await asyncio.wait_for(connect(address, timeout=3, **(security or Security()).get_connection_args("client")), 5)
+        arguments = (security or Security()).get_connection_args("client")
+        comm = await asyncio.wait_for(connect(address, timeout=3, **arguments), 5)
         try:
             await comm.write({"op": "identity", "reply": True})
             return await asyncio.wait_for(comm.read(), 5)
         finally:
             comm.abort()
-    except (OSError, asyncio.TimeoutError, CommClosedError) as error:
+    except (OSError, ValueError, asyncio.TimeoutError, CommClosedError) as error:  # ValueError: TLS to plain TCP
         return error
 
 
@@ -74,8 +75,8 @@ def test_the_embedded_cluster_refuses_a_client_without_the_runs_credentials(tmp_
                     "--partition-size", "2KiB", "--no-progress")
     try:
         # scheduler and dashboard in the client process, a nanny and a worker in their own
-        ports = wait_for("the embedded cluster to listen", lambda: len(_listening(run.pid)) >= 4 and _listening(run.pid),
-                         proc=run)
+        ports = wait_for("the embedded cluster to listen",
+                         lambda: len(_listening(run.pid)) >= 4 and _listening(run.pid), proc=run)
         attempts = [(f"{scheme}://127.0.0.1:{port}", security) for port in ports for scheme, security in
                     (("tcp", None), ("tls", Security.temporary()))]  # no certificate; one of another run
 
