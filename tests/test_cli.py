@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,8 @@ def assert_one_line_error(result, code: int, *words: str) -> None:
         (["conn.log", "-o", "out.csv", "--workers", "0"], ["--workers"]),
         (["conn.log", "-o", "out.csv", "--partition-size", "huge"], ["--partition-size", "64MiB"]),
         (["conn.log", "-o", "out.csv", "--partition-size", "0"], ["at least 1 byte"]),
+        (["conn.log", "-o", "out.csv", "--partition-size", "1.5"], ["--partition-size", "not a whole number of bytes"]),
+        (["conn.log", "-o", "out.csv", "--partition-size", "1.7KiB"], ["1740.8 is not a whole number of bytes"]),
         (["conn.log", "-o", "out.csv", "--max-errors", "-1"], ["--max-errors"]),
         (["conn.log", "-o", "out.csv", "--columns", "uid,nope"], ["unknown column(s) for conn log: nope"]),
         (["conn.log", "-o", "out.csv", "--columns", "uid,uid"], ["more than once: uid"]),
@@ -62,6 +65,76 @@ def test_bad_usage_and_unusable_input_exit_2_with_one_line(log: Path, args: list
     result = run_cli("convert", *args, cwd=log.parent)
     assert_one_line_error(result, 2, *words)
     assert not (log.parent / "out.csv").exists()
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` and its bytes (None for a folder or a special file)."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize(
+    "inputs,args,words",
+    [
+        (["out.csv.tmp"], ["-o", "out.csv"], ["input out.csv.tmp is the output's temp file"]),
+        (["r.tmp"], ["-o", "out.csv", "--rejects", "r"], ["input r.tmp is the rejects file's temp file"]),
+        (["s.json.tmp"], ["-o", "out.csv", "--summary-json", "s.json"], ["is the summary JSON's temp file"]),
+        (["out.csv.zeekflow-lock"], ["-o", "out.csv"], ["is the output's lock file"]),
+        (["w/part-000000.csv"], ["-o", "out.csv", "--work-dir", "w"], ["is inside the work dir w"]),
+        (["out.csv.parts/zeekflow-manifest.ndjson"], ["-o", "out.csv"], ["is inside the work dir"]),
+    ],
+)
+def test_an_input_the_run_would_write_is_refused_before_any_work(
+        tmp_path: Path, inputs: list[str], args: list[str], words: list[str]) -> None:
+    for name in inputs:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(GOOD * 3)
+    before = _tree(tmp_path)
+    result = run_cli("convert", *inputs, *args, "--workers", "1", "--no-progress", cwd=tmp_path)
+    assert_one_line_error(result, 2, *words)
+    assert _tree(tmp_path) == before  # the input intact, nothing created
+
+
+@pytest.mark.parametrize("length", [240, 300])
+def test_an_output_name_too_long_for_the_filesystem_is_refused_before_any_work(log: Path, length: int) -> None:
+    # 240: the output fits, OUTPUT.rejects.ndjson.tmp does not; 300: the output itself does not.
+    before = _tree(log.parent)
+    result = run_cli("convert", str(log), "-o", "a" * (length - 4) + ".csv", "--workers", "1", cwd=log.parent)
+    assert_one_line_error(result, 2, "is too long for its filesystem", "choose a shorter output name")
+    assert _tree(log.parent) == before
+
+
+def test_more_partitions_than_the_cap_are_refused_with_the_fix(tmp_path: Path) -> None:
+    from workflows.options import MAX_PARTITIONS
+
+    big = tmp_path / "conn.log"
+    with open(big, "wb") as f:
+        f.truncate(MAX_PARTITIONS + 1)  # sparse: no data, only a size
+    result = run_cli("convert", str(big), "-o", str(tmp_path / "out.csv"), "--partition-size", "1", timeout=60)
+    assert_one_line_error(result, 2, f"{MAX_PARTITIONS + 1:,} partitions", f"the {MAX_PARTITIONS:,} a run may have",
+                          "give a larger --partition-size (at least 1KiB)")
+    assert os.listdir(tmp_path) == ["conn.log"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "/dev/zero", "/dev/urandom"])
+def test_special_files_are_refused(tmp_path: Path, kind: str) -> None:
+    words = {"fifo": "FIFO", "socket": "socket"}.get(kind, "character device")
+    listener = None
+    if kind == "fifo":
+        path = str(tmp_path / "conn.log")
+        os.mkfifo(path)
+    elif kind == "socket":
+        path = str(tmp_path / "conn.sock")
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(path)
+    else:
+        path = kind
+    try:
+        result = run_cli("convert", path, "-o", str(tmp_path / "out.csv"), "--workers", "1", timeout=60)
+    finally:
+        if listener is not None:
+            listener.close()
+    assert_one_line_error(result, 2, f"input {path} is a {words}", "not a regular file")
+    assert not (tmp_path / "out.csv.parts").exists()
 
 
 def test_unreachable_scheduler_exits_2(log: Path) -> None:

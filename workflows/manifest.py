@@ -141,7 +141,8 @@ class Manifest:
         """Write the identity line (and the records of reused shards) under a temp name, then rename."""
         temporary = self.path + ".tmp"
         with open(temporary, "w", encoding="utf-8") as f:
-            f.write(json.dumps(self.identity) + "\n")
+            # The partition count tells a later run which shard names in the work dir are this run's.
+            f.write(json.dumps({**self.identity, "partitions": len(self.partitions)}) + "\n")
             for info in reused:
                 f.write(self._line(info))
             f.flush()

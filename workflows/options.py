@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
-from dask.utils import parse_bytes
+from dask.utils import byte_sizes, parse_bytes
 
 from .errors import UsageError
 from .normalize import TS_FORMATS
 
 DEFAULT_WINDOW = 64
 DEFAULT_PARTITION_SIZE = 64 * 2**20
+# A run is refused above this many partitions: the client holds one record per partition, and tasks of a few
+# bytes spend their time in scheduling. At the default 64 MiB this is 64 TiB of input.
+MAX_PARTITIONS = 1_000_000
+_UNIT = re.compile(r"[A-Za-z]*$")
 OUTPUT_FORMATS = ("csv", "parquet")
 
 
 def parse_size(text: str | int) -> int:
-    """``"64MiB"``, ``"1KiB"``, ``"1GB"`` or a plain number of bytes, at least 1."""
+    """``"64MiB"``, ``"1KiB"``, ``"1GB"`` or a plain number of bytes: a whole number of bytes, at least 1.
+
+    ``"1.5KiB"`` is 1536 bytes; ``"1.5"`` is refused (dask's ``parse_bytes`` would silently make it 1 byte).
+    """
     if isinstance(text, int):
         size = text
     else:
@@ -24,6 +33,15 @@ def parse_size(text: str | int) -> int:
             size = parse_bytes(text)
         except (ValueError, TypeError):
             raise UsageError(f"invalid size {text!r}: use a number of bytes or units like 1KiB, 64MiB, 1GB") from None
+        compact = text.replace(" ", "")
+        unit = _UNIT.search(compact).group()
+        try:
+            exact = Decimal(compact[: len(compact) - len(unit)] or "1") * byte_sizes[unit.lower()]
+        except (InvalidOperation, KeyError):
+            exact = Decimal(size)
+        if exact != exact.to_integral_value():
+            raise UsageError(f"invalid size {text!r}: {exact} is not a whole number of bytes; "
+                             "give whole bytes or a unit, e.g. 2 or 1KiB")
     if size < 1:
         raise UsageError(f"invalid size {text!r}: must be at least 1 byte")
     return int(size)
