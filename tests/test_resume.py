@@ -14,8 +14,9 @@ import pytest
 from workflows.manifest import MANIFEST_NAME, Manifest, identity, identity_changes
 from workflows.plan import InputFile, Partition
 from workflows.task import ShardInfo, shard_name
+from workflows.workdir import LOCK_SUFFIX
 
-from .gatedfs import close_gate, open_gate
+from .gatedfs import close_gate, open_gate, remove_gate
 from .procs import finish, gated_cli, shard_records, wait_for
 
 PARTITION = 64 * 1024
@@ -53,6 +54,8 @@ def test_client_killed_then_resumed(small_capture: Path, tmp_path: Path) -> None
     assert code == -signal.SIGKILL
     assert shard_records(manifest) == GATE_AT
     assert not output.exists()
+    # Its lock file outlives it, its lock does not: the runs below are not refused as concurrent.
+    assert Path(f"{output}{LOCK_SUFFIX}").exists()
 
     # Options that shape the output changed: refused before any work, naming the option.
     code, _, err = finish(_convert(source, output, "--resume", "--columns", "ts,uid"))
@@ -85,7 +88,48 @@ def test_client_killed_then_resumed(small_capture: Path, tmp_path: Path) -> None
     assert f"Reused:        {GATE_AT - 1} partitions" in out
     assert output.read_bytes() == (tmp_path / "reference.csv").read_bytes()
     assert Path(f"{output}.rejects.ndjson").read_bytes() == (tmp_path / "reference.csv.rejects.ndjson").read_bytes()
-    assert not Path(f"{output}.parts").exists()
+    assert not Path(f"{output}.parts").exists() and not list(tmp_path.glob(f"*{LOCK_SUFFIX}"))
+
+
+@pytest.fixture(scope="module")
+def converted(small_capture: Path, tmp_path_factory) -> tuple[Path, Path]:
+    """A private copy of the capture and its uninterrupted conversion (reject records name the input's path)."""
+    folder = tmp_path_factory.mktemp("signals")
+    source = folder / "conn.ndjson"
+    shutil.copyfile(small_capture, source)
+    code, _, err = finish(_convert(source, folder / "reference.csv"))
+    assert code == 0, err
+    return source, folder / "reference.csv"
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_signal_stops_the_run_like_ctrl_c_and_resume_gives_the_same_output(
+        converted: tuple[Path, Path], signum: signal.Signals) -> None:
+    source, reference = converted
+    output = source.parent / f"{signum.name}.csv"
+    manifest = Path(f"{output}.parts") / MANIFEST_NAME
+    close_gate(str(source), GATE_AT * PARTITION)
+    try:
+        client = _convert(source, output)
+        wait_for(f"{GATE_AT} shards in the manifest", lambda: shard_records(manifest) >= GATE_AT, proc=client)
+        os.kill(client.pid, signum)  # the client only, as a service manager or a closed terminal would
+        code, _, err = finish(client)
+    finally:
+        open_gate(str(source))
+    assert code == 128 + signum, err
+    assert err.strip().splitlines()[-1] == f"zeekflow: interrupted by {signum.name}; the output was not written"
+    assert "Traceback" not in err
+    # Nothing left but the shards and the manifest that --resume needs.
+    left = sorted(p.name for p in source.parent.iterdir() if p.name.startswith(output.name))
+    assert left == [f"{output.name}.parts"], left
+    assert shard_records(manifest) >= GATE_AT
+    code, _, err = finish(_convert(source, output, "--resume"))
+    remove_gate(str(source))
+    assert code == 0, err
+    assert output.read_bytes() == reference.read_bytes()
+    assert Path(f"{output}.rejects.ndjson").read_bytes() == Path(f"{reference}.rejects.ndjson").read_bytes()
+    assert json.loads(Path(f"{output}.summary.json").read_text())["reused_partitions"] >= GATE_AT
 
 
 def _info(index: int) -> ShardInfo:

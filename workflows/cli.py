@@ -1,14 +1,18 @@
 """Command line: parse options into one options object, call the library, map errors to exit codes.
 
-Exit codes: 0 done, 1 the run failed (or --max-errors was exceeded), 2 bad usage or unusable input. Every
-error is one line on stderr, never a traceback.
+Exit codes: 0 done, 1 the run failed (or --max-errors was exceeded), 2 bad usage or unusable input, 128 + the
+signal's number when SIGINT (130), SIGHUP (129) or SIGTERM (143) stopped the run. Every error is one line on
+stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
@@ -16,14 +20,39 @@ from . import __version__
 from . import bench as benchmark
 from .convert import convert as run_convert
 from .errors import UsageError, ZeekflowError, display_name
-from .generate import generate_capture
 from .normalize import TS_FORMATS
 from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, ConvertOptions, parse_size
 from .progress import TerminalReporter
 from .schema import SCHEMAS
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+# Stop a run as Ctrl-C does: the same cleanup (no OUTPUT.tmp, shards and manifest kept for --resume).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where SIGINT raises KeyboardInterrupt, so every cleanup path is the same."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM and SIGHUP raise Interrupted (once: a second one during cleanup is ignored)."""
+
+    def stop(signum: int, frame: object) -> None:
+        for other in STOP_SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
@@ -98,15 +127,19 @@ def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers
 
 @cli.command()
 @click.option("-n", "--lines", type=click.IntRange(min=0), required=True, help="Number of lines to write.")
-@click.option("-o", "--output", required=True, help="NDJSON file to write.")
+@click.option("-o", "--output", required=True, help="File to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option("--bad-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Fraction of lines replaced by malformed ones of several kinds.")
 @click.option("--processes", type=click.IntRange(min=1), help="Generator processes (default: number of CPUs).")
-def generate(lines: int, output: str, seed: int, bad_rate: float, processes: int | None) -> None:
-    """Write a realistic synthetic Zeek conn.log as NDJSON."""
+@click.option("--format", "fmt", type=click.Choice(["ndjson", "tsv"]), default="ndjson", show_default=True,
+              help="Zeek's JSON writer (one object a line) or its default TSV log (the same events for a seed).")
+def generate(lines: int, output: str, seed: int, bad_rate: float, processes: int | None, fmt: str) -> None:
+    """Write a realistic synthetic Zeek conn.log as NDJSON or Zeek TSV."""
+    from .generate import generate_capture
+
     try:
-        size = generate_capture(output, lines, seed=seed, bad_rate=bad_rate, processes=processes)
+        size = generate_capture(output, lines, seed=seed, bad_rate=bad_rate, processes=processes, fmt=fmt)
     except OSError as error:
         raise UsageError(f"cannot write {output}: {error.strerror or error}") from None
     click.echo(f"wrote {lines:,} lines ({size / 1e6:,.1f} MB) to {output}")
@@ -153,25 +186,34 @@ def bench(lines: int, reps: int, engines: list[str], data_dir: str, workers: int
     click.echo(benchmark.format_report(report))
 
 
+def _interrupted(stopped: BaseException) -> int:
+    """Say which signal stopped the run; return 128 + its number, as a shell reports a process it killed."""
+    signum = getattr(stopped, "signum", signal.SIGINT)
+    try:
+        click.echo(f"zeekflow: interrupted by {signal.Signals(signum).name}; the output was not written", err=True)
+    except OSError:
+        pass  # SIGHUP: the terminal may be gone
+    return 128 + signum
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns (and exits with) the exit code."""
     try:
-        cli.main(args=argv, prog_name="zeekflow", standalone_mode=False)
+        with _signals_interrupt():
+            cli.main(args=argv, prog_name="zeekflow", standalone_mode=False)
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.ClickException as error:
         command = f" {error.ctx.command_path.split(' ', 1)[1]}" if getattr(error, "ctx", None) and " " in error.ctx.command_path else ""
         click.echo(f"zeekflow: error: {error.format_message()} (see 'zeekflow{command} --help')", err=True)
         code = EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("zeekflow: interrupted", err=True)
-        code = EXIT_INTERRUPTED
+    except click.exceptions.Abort as stopped:  # click turns KeyboardInterrupt (and so Interrupted) into Abort
+        code = _interrupted(stopped.__cause__ or stopped)
     except ZeekflowError as error:
         click.echo(f"zeekflow: error: {display_name(str(error))}", err=True)
         code = error.exit_code
-    except KeyboardInterrupt:
-        click.echo("zeekflow: interrupted; the output was not written", err=True)
-        code = EXIT_INTERRUPTED
+    except KeyboardInterrupt as stopped:
+        code = _interrupted(stopped)
     except Exception as error:  # a bug or an environment failure: one line, the traceback on request
         if os.environ.get("ZEEKFLOW_DEBUG"):
             raise
