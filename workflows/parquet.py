@@ -5,6 +5,15 @@ Arrow types follow the Zeek types so no reader has to guess: ``addr``/``string``
 interval in seconds), ``time`` as timestamp[us, UTC], ``bool`` as bool, sets and vectors as lists of their
 element type. Each field keeps its Zeek type in the field metadata (``zeek_type``).
 
+A block of NDJSON lines becomes a table in two steps: the block converter (the native kernel where it was
+built) writes its CSV rows, rejects and counts, exactly as for CSV output; Arrow's CSV reader then types those
+rows with the schema's Arrow types (``CsvTableSink``), and the columns CSV cannot type directly are finished
+here: times, sets and vectors. Where the CSV text has lost something the values had (an empty string and an
+unset one are both an empty field; so are ``[]``, ``[null]`` and an unset set; a comma inside a set's
+element looks like two elements), the raw block says so, and those cells are taken from the lines themselves.
+``ValueCollector`` keeps the older way (Arrow arrays from the checked Python values): TSV inputs and
+``--ts-format``/``--csv-safe`` take it, and a block whose lines cannot be matched to its rows falls back to it.
+
 The run's output is a dataset folder of ``part-NNNNNN.parquet`` files in partition order (what DuckDB's
 ``read_parquet('out.parquet/*.parquet')``, Polars' ``scan_parquet`` and ``dask.dataframe.read_parquet`` read),
 or with ``--single-file`` one file whose row groups are the partitions' row groups, copied in order.
@@ -13,10 +22,15 @@ pyarrow is an optional dependency: ``pip install 'zeekflow[parquet]'``.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import tempfile
+from itertools import accumulate
 from typing import Any, Sequence
+
+import orjson
 
 from .errors import UsageError
 from .normalize import to_microseconds
@@ -24,6 +38,19 @@ from .render import BlockConverter, BlockResult
 from .schema import Column, Kind
 
 PARQUET_COMPRESSION = "zstd"
+
+# Marks in a raw NDJSON block of values the CSV text cannot tell apart (each may also match inside a string,
+# which costs only the exact look-up of some cells): an empty string value or element (an empty field, like
+# an unset value), an empty array or ``[null]`` (an empty field, like an unset set), and a string of digits
+# only (``"20200605"``, an ISO 8601 date, which its CSV field shows as the integer 20200605).
+_EMPTY_STRING = re.compile(rb'[:\[,][ \t\r]*""')
+_EMPTY_ARRAY = re.compile(rb"\[[ \t\r]*(?:null[ \t\r]*)?\]")
+_DIGITS_STRING = re.compile(rb'"[0-9]+"')
+# How the converters write numbers (Python's repr): an integer, or a float with "." or an exponent.
+_INTEGER_TEXT = r"^-?[0-9]+$"
+_FLOAT_TEXT = r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"
+# A block whose cells to look up are more than one in this many of its rows parses all its rows at once.
+_LOOKUP_SHARE = 8
 
 
 def require_pyarrow() -> None:
@@ -62,8 +89,15 @@ def _to_arrow_values(column: Column, values: list[Any]) -> list[Any]:
     return values
 
 
+def _values_array(column: Column, values: list[Any], arrow_type):
+    import pyarrow as pa
+
+    return pa.array(_to_arrow_values(column, values), type=arrow_type)
+
+
 class ValueCollector(BlockConverter):
-    """A BlockConverter that keeps each block's checked values as an Arrow table instead of CSV text."""
+    """A BlockConverter that keeps each block's checked values as an Arrow table instead of CSV text: the
+    value path, for TSV inputs, value transforms and the blocks CsvTableSink declines."""
 
     renders_csv = False
 
@@ -77,10 +111,230 @@ class ValueCollector(BlockConverter):
 
         for position, transform in self.transforms.items():
             values[position] = transform(values[position])
-        arrays = [pa.array(_to_arrow_values(c, v), type=f.type)
-                  for c, v, f in zip(self.columns, values, self.schema)]
+        arrays = [_values_array(c, v, f.type) for c, v, f in zip(self.columns, values, self.schema)]
         self.tables.append(pa.Table.from_arrays(arrays, schema=self.schema))
         return ""
+
+    def take(self) -> list[Any]:
+        tables, self.tables = self.tables, []
+        return tables
+
+
+class _Marks:
+    """What a raw NDJSON block holds that its CSV text cannot show (see the patterns above)."""
+
+    def __init__(self, block: bytes) -> None:
+        self.empty_string = b'""' in block and _EMPTY_STRING.search(block) is not None
+        self.empty_array = b"[" in block and _EMPTY_ARRAY.search(block) is not None
+        self.digits_string = _DIGITS_STRING.search(block) is not None
+
+
+def _row_lines(block: bytes, base_offset: int, result: BlockResult) -> list[bytes] | None:
+    """The raw line of each row of ``result``, in order (rows are the lines neither blank nor rejected);
+    None when they cannot be matched."""
+    body = block[:-1] if block.endswith(b"\n") else block
+    lines = body.split(b"\n")
+    if result.rejected or result.blank:
+        skipped = set()
+        if result.rejected:
+            starts = {start: i for i, start in enumerate(accumulate((len(line) + 1 for line in lines), initial=0))}
+            for record in result.rejects.splitlines():
+                index = starts.get(orjson.loads(record)["offset"] - base_offset)
+                if index is None:
+                    return None
+                skipped.add(index)
+        if result.blank:
+            skipped.update(i for i, line in enumerate(lines) if not line.strip(b" \t\r"))
+        lines = [line for i, line in enumerate(lines) if i not in skipped]
+    return lines if len(lines) == result.rows else None
+
+
+class CsvTableSink:
+    """Turns the CSV rows a plain ``BlockConverter`` wrote for a block into the block's Arrow table.
+
+    Arrow's CSV reader types every column from the schema (no inference; an empty field is null, and
+    ``true``/``false`` are the booleans); times, sets and vectors are read as text and finished here, with
+    Arrow's compute functions on the common forms. The table equals, cell for cell, the one the value path
+    (``ValueCollector``) builds from the same lines: a cell whose CSV text is ambiguous is looked up in its
+    line. ``table`` returns None when the rows cannot be matched to the block's lines (the caller then takes
+    the value path).
+    """
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        self.columns = tuple(columns)
+        self.schema = arrow_schema(self.columns)
+        names = [c.name for c in self.columns]
+        text = (Kind.TIME, Kind.LIST)
+        self._parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False)
+        self._convert = pcsv.ConvertOptions(
+            column_types={c.name: pa.string() if c.kind in text else f.type for c, f in zip(self.columns, self.schema)},
+            null_values=[""], true_values=["true"], false_values=["false"],
+            strings_can_be_null=True, quoted_strings_can_be_null=True,
+        )
+        self._names = names
+
+    def table(self, block: bytes, base_offset: int, result: BlockResult):
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        read = pcsv.ReadOptions(column_names=self._names, use_threads=False,
+                                block_size=max(len(result.csv) + 1, 1 << 16))
+        cells = pcsv.read_csv(io.BytesIO(result.csv), read_options=read, parse_options=self._parse,
+                              convert_options=self._convert)
+        if cells.num_rows != result.rows:
+            return None
+        marks = _Marks(block)
+        arrays, doubts = [], {}
+        for position, (column, field) in enumerate(zip(self.columns, self.schema)):
+            array, doubt = self._finish(column, field.type, cells.column(position).combine_chunks(), marks)
+            arrays.append(array)
+            if doubt is not None and doubt.any():
+                doubts[position] = doubt
+        if doubts:
+            rows = np.flatnonzero(np.logical_or.reduce(list(doubts.values())))
+            lines = _row_lines(block, base_offset, result)
+            if lines is None:
+                return None
+            if len(rows) * _LOOKUP_SHARE > result.rows:
+                rows = np.arange(result.rows)  # many: one parse of all of them
+            records = _parse([lines[row] for row in rows] if len(rows) < result.rows else lines)
+            if records is None:
+                return None
+            for position in doubts:
+                column, arrow_type = self.columns[position], self.schema.field(position).type
+                exact = _values_array(column, [r.get(column.name) for r in records], arrow_type)
+                if len(rows) == result.rows:
+                    arrays[position] = exact
+                else:
+                    index = np.arange(result.rows)
+                    index[rows] = result.rows + np.arange(len(rows))
+                    arrays[position] = pa.concat_arrays([arrays[position], exact]).take(pa.array(index))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+    def _finish(self, column: Column, arrow_type, cells, marks: _Marks):
+        """The column's array from its CSV cells, and which rows (a numpy bool array) must be looked up
+        in their lines instead (None: none)."""
+        kind = column.kind
+        if kind is Kind.STRING:
+            return cells, (_nulls(cells) if marks.empty_string else None)
+        if kind is Kind.TIME:
+            return _times(cells, marks)
+        if kind is Kind.LIST:
+            return _lists(column, arrow_type, cells, marks)
+        return cells, None  # numbers and booleans: Arrow's reader typed them
+
+
+def _parse(lines: list[bytes]) -> list[dict] | None:
+    """The records of row lines, in one orjson call; None if some line does not parse as an object."""
+    try:
+        records = orjson.loads(b"[" + b",".join(lines) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return records if len(records) == len(lines) and all(type(r) is dict for r in records) else None
+
+
+def _nulls(array):
+    return array.is_null().to_numpy(zero_copy_only=False)
+
+
+def _times(cells, marks: _Marks):
+    """A time column's CSV cells (epoch seconds, integer milliseconds or ISO 8601 text) as timestamps, as
+    ``normalize.to_microseconds`` gives them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    timestamp = pa.timestamp("us", tz="UTC")
+    doubt = None
+    if cells.null_count == len(cells):
+        return pa.nulls(len(cells), timestamp), None
+    if pc.all(pc.match_substring_regex(cells, _FLOAT_TEXT)).as_py() and not pc.any(
+            pc.match_substring_regex(cells, _INTEGER_TEXT)).as_py():
+        # Epoch seconds: round(seconds * 1e6) with Python's rounding (half to even).
+        micros = pc.round(pc.multiply(cells.cast(pa.float64()), 1_000_000.0), round_mode="half_to_even")
+        return micros.cast(pa.int64()).cast(timestamp), None
+    texts = cells.to_pylist()
+    if marks.digits_string:
+        # An ISO 8601 date of digits only and an integer are the same CSV text: such cells are looked up.
+        integers = pc.match_substring_regex(cells, _INTEGER_TEXT)
+        doubt = pc.fill_null(integers, False).to_numpy(zero_copy_only=False)
+    values = [None if t is None else to_microseconds(_time_value(t)) for t in texts]
+    return pa.array(values, type=timestamp), doubt
+
+
+def _time_value(text: str) -> int | float | str:
+    """A time cell as the value it was written from: an integer, a float, or ISO 8601 text."""
+    if re.fullmatch(_INTEGER_TEXT, text):
+        return int(text)
+    if re.fullmatch(_FLOAT_TEXT, text):
+        return float(text)
+    return text
+
+
+def _lists(column: Column, arrow_type, cells, marks: _Marks):
+    """A set's or vector's CSV cells (elements joined by ",") as lists of the element type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    element_kind = column.element_kind
+    nulls = _nulls(cells)
+    # An empty field is an unset set, or one of [], [null] and [""].
+    empty_doubt = marks.empty_array or (element_kind is Kind.STRING and marks.empty_string)
+    if nulls.all():
+        return pa.nulls(len(cells), arrow_type), (nulls if empty_doubt else None)
+    if element_kind is Kind.TIME:
+        # Rare (no log of the shipped schemas has one): every such cell is looked up in its line.
+        return pa.nulls(len(cells), arrow_type), ~nulls
+    split = pc.split_pattern(cells, ",")
+    flat = split.values
+    # An empty element is a null one ("" elements are looked up below).
+    flat = pc.if_else(pc.equal(flat, ""), pa.scalar(None, pa.string()), flat)
+    element_type = arrow_type.value_type
+    if element_kind is Kind.BOOL:
+        flat = pc.equal(flat, "true")
+    elif element_kind is not Kind.STRING:
+        flat = flat.cast(element_type)
+    lists = pa.ListArray.from_arrays(split.offsets, flat, type=arrow_type, mask=cells.is_null())
+    doubt = nulls.copy() if empty_doubt else None
+    if element_kind is Kind.STRING:
+        # A comma inside an element looks like two elements (so does an empty string element beside a
+        # null one): a cell with a comma is looked up.
+        suspect = pc.fill_null(pc.match_substring(cells, ","), False).to_numpy(zero_copy_only=False)
+        doubt = suspect if doubt is None else doubt | suspect
+    return lists, doubt
+
+
+class ParquetBlocks:
+    """Converts NDJSON blocks for Parquet output: the plain converter's CSV rows, rejects and counts, its
+    rows typed by ``CsvTableSink``; a block the sink declines takes the value path (``ValueCollector``)."""
+
+    def __init__(self, columns: Sequence[Column], input_name: str) -> None:
+        self.converter = BlockConverter(columns, input_name)
+        self.sink = CsvTableSink(columns)
+        self.schema = self.sink.schema
+        self._values: ValueCollector | None = None
+        self.tables: list[Any] = []
+
+    @property
+    def kernel(self) -> str:
+        return self.converter.kernel
+
+    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
+        result = self.converter.convert(block, base_offset)
+        if result.rows:
+            table = self.sink.table(block, base_offset, result)
+            if table is None:
+                if self._values is None:
+                    self._values = ValueCollector(self.converter.columns, self.converter.input_name)
+                result = self._values.convert(block, base_offset)
+                self.tables.extend(self._values.take())
+            else:
+                self.tables.append(table)
+        result.csv = b""
+        return result
 
     def take(self) -> list[Any]:
         tables, self.tables = self.tables, []
@@ -90,7 +344,7 @@ class ValueCollector(BlockConverter):
 class ParquetShardWriter:
     """Writes a partition's tables as row groups of one Parquet file."""
 
-    def __init__(self, path: str, collector: ValueCollector) -> None:
+    def __init__(self, path: str, collector: ValueCollector | ParquetBlocks) -> None:
         import pyarrow.parquet as pq
 
         self.path = path

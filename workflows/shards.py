@@ -54,8 +54,14 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
     transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
     name = display_name(partition.path)  # what reject records call the input
     if spec.output_format == "parquet":
-        from .parquet import ParquetShardWriter, ValueCollector
+        from .parquet import ParquetBlocks, ParquetShardWriter, ValueCollector
 
+        ndjson = partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers)
+        if ndjson and not transforms:
+            # The converter's CSV rows typed by Arrow's CSV reader (parquet.CsvTableSink).
+            blocks = ParquetBlocks(spec.columns, name)
+            return blocks, ParquetShardWriter(path, blocks)
+        # TSV inputs and value transforms (--ts-format, --csv-safe) build the table from the checked values.
         renderer: BlockConverter = ValueCollector(spec.columns, name, transforms)
         writer: ShardWriter = ParquetShardWriter(path, renderer)
     else:
