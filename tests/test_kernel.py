@@ -63,6 +63,18 @@ def test_every_float_in_every_notation_is_written_as_repr_writes_it(value: float
     compare(b"\n".join(lines) + b"\n")
 
 
+@given(st.integers(1, 2**40), st.integers(0, 45), st.booleans())
+@settings(max_examples=600, deadline=None)
+def test_binary_fractions_written_in_full_are_written_as_repr_writes_them(k: int, n: int, negative: bool) -> None:
+    # Zeek's durations are differences of timestamps: short binary fractions, which its JSON writer prints with
+    # many digits (0.08133697509765625). Their 16-digit roundings often fall exactly on a half.
+    from decimal import Decimal
+
+    value = (-k if negative else k) / 2**n
+    texts = [format(Decimal(value), "f"), repr(value), f"{value:.17g}", f"{value:.20f}"]
+    compare(b"".join(f'{{"duration":{t}}}\n'.encode() for t in texts))
+
+
 @pytest.mark.parametrize("text", [
     "0.000025987625122070313", "1591367999.305988", "0.10000000000000001", "9007199254740993", "1e22", "1e23",
     "5e-324", "2.2250738585072014e-308", "1.7976931348623157e308", "0.1e1", "1E5", "-0.0", "-0", "0", "0.0001",

@@ -33,6 +33,7 @@ typedef struct {
     Py_ssize_t len;
     int kind;        /* one of K_* */
     int is_list;     /* a set or vector of `kind` */
+    int plain_name;  /* the name holds no '"', '\\' or byte outside printable ASCII: matched undecoded */
     uint64_t high;   /* K_UNSIGNED: the largest value */
 } Column;
 
@@ -48,8 +49,16 @@ typedef struct {
     size_t len, cap;
 } Buf;
 
-static int buf_reserve(Buf *b, size_t extra) {
-    if (b->len + extra <= b->cap) return 0;
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static int buf_grow(Buf *b, size_t extra);
+
+static inline int buf_reserve(Buf *b, size_t extra) {
+    return LIKELY(b->len + extra <= b->cap) ? 0 : buf_grow(b, extra);
+}
+
+static __attribute__((noinline)) int buf_grow(Buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra) cap *= 2;
     char *data = realloc(b->data, cap);
@@ -59,7 +68,7 @@ static int buf_reserve(Buf *b, size_t extra) {
     return 0;
 }
 
-static int buf_put(Buf *b, const char *s, size_t n) {
+static inline int buf_put(Buf *b, const char *s, size_t n) {
     if (!n) return 0;  /* s may be the NULL data of an empty buffer */
     if (buf_reserve(b, n)) return -1;
     memcpy(b->data + b->len, s, n);
@@ -67,7 +76,7 @@ static int buf_put(Buf *b, const char *s, size_t n) {
     return 0;
 }
 
-static int buf_byte(Buf *b, char c) {
+static inline int buf_byte(Buf *b, char c) {
     if (buf_reserve(b, 1)) return -1;
     b->data[b->len++] = c;
     return 0;
@@ -77,6 +86,16 @@ static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
     return h;
+}
+
+/* Bytes of a JSON string that need no attention: printable ASCII other than '"' and '\\' (1), and ','
+ * (2), which makes a CSV cell quoted. */
+static unsigned char string_class[256];
+
+static void init_classes(void) {
+    for (int c = 0x20; c < 0x80; c++) string_class[c] = 1;
+    string_class['"'] = string_class['\\'] = 0;
+    string_class[','] = 2;
 }
 
 /* ---- scanning state ------------------------------------------------------------------------------- */
@@ -94,7 +113,6 @@ typedef struct {
     const Plan *plan;
     const unsigned char *p, *end;   /* the line being scanned */
     Buf scratch;                     /* the line's cell texts */
-    Buf tmp;                         /* a value's text before quoting */
     size_t *cell_start, *cell_len;   /* per column, into scratch; len 0 = empty */
     char key[MAX_KEY];
     Py_ssize_t key_len;
@@ -106,6 +124,7 @@ typedef struct {
 } Scan;
 
 static inline void skip_ws(Scan *s) {
+    if (LIKELY(s->p < s->end && *s->p > ' ')) return;
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n')) s->p++;
 }
 
@@ -165,8 +184,9 @@ static Status scan_string(Scan *s, Buf *out, int *special) {
     const unsigned char *p = s->p + 1, *end = s->end;
     for (;;) {
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            if (*p == ',') *special = 1;
+        unsigned cls;
+        while (p < end && (cls = string_class[*p])) {
+            if (cls == 2) *special = 1;
             p++;
         }
         if (out && p > run && buf_put(out, (const char *)run, (size_t)(p - run))) return NOMEM;
@@ -343,7 +363,67 @@ static int digits_are_shortest(const char *d, int nd, long decpt) {
  * significant digits always: distinct decimals of 15 digits or fewer are distinct doubles), they are written
  * as they are; otherwise through strtod and the shortest of %.14e, %.15e, %.16e that reads back to the same
  * double, as repr's shortest round trip does. */
+static const uint64_t powers_of_five[28] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL, 9765625ULL,
+    48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL, 152587890625ULL,
+    762939453125ULL, 3814697265625ULL, 19073486328125ULL, 95367431640625ULL, 476837158203125ULL,
+    2384185791015625ULL, 11920928955078125ULL, 59604644775390625ULL, 298023223876953125ULL,
+    1490116119384765625ULL, 7450580596923828125ULL,
+};
+
+static int bit_length(unsigned __int128 v) {
+    int n = 0;
+    while (v) { v >>= 1; n++; }
+    return n;
+}
+
+/* Compare a positive double with q x 10**k exactly: -1 below, 0 equal, 1 above, 2 when it cannot tell
+ * (the integers would not fit in 128 bits). value = M x 2**E, so compare M x 5**-k x 2**(E-k) with q
+ * (k < 0), or M x 2**(E-k) with q x 5**k (k >= 0). */
+static int compare_decimal(double value, uint64_t q, int k) {
+    int e2;
+    double m = frexp(value, &e2);
+    uint64_t mantissa = (uint64_t)ldexp(m, 53);
+    int shift = e2 - 53 - k;
+    if (k < -27 || k > 27) return 2;
+    unsigned __int128 left = mantissa, right = q;
+    if (k < 0) left *= powers_of_five[-k];
+    else right *= powers_of_five[k];
+    int lbits = bit_length(left) + (shift > 0 ? shift : 0), rbits = bit_length(right) + (shift < 0 ? -shift : 0);
+    if (lbits != rbits) return lbits > rbits ? 1 : -1;
+    if (lbits > 127) return 2;
+    if (shift > 0) left <<= shift;
+    else right <<= -shift;
+    return left == right ? 0 : left > right ? 1 : -1;
+}
+
+/* Whether a number written in fixed notation, without an exponent, is already its repr: no trailing zero
+ * in its fraction, a point repr writes in fixed notation too (-4 < decpt <= 16), and digits that are the
+ * shortest round trip. Zeek's times (1591367999.305988) and most of its intervals are. */
+static int text_is_repr(const Number *n) {
+    if (n->has_exp || !n->n_frac || n->frac_digits[n->n_frac - 1] == '0') return 0;
+    const unsigned char *digits = n->int_digits;
+    Py_ssize_t nd = n->n_int + n->n_frac;
+    long decpt = (long)n->n_int;
+    if (n->int_digits[0] == '0') {  /* 0.000ddd: the significant digits start in the fraction */
+        Py_ssize_t zeros = 0;
+        while (zeros < n->n_frac && n->frac_digits[zeros] == '0') zeros++;
+        digits = n->frac_digits + zeros;
+        nd = n->n_frac - zeros;
+        decpt = -(long)zeros;
+    }
+    if (decpt <= -4 || decpt > 16 || nd > 17) return 0;
+    if (nd <= 15) return 1;
+    char lead[3];
+    for (int i = 0, j = 0; i < 3; j++) {  /* the first three significant digits, across the point */
+        if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
+        lead[i++] = (char)digits[j];
+    }
+    return digits_are_shortest(lead, (int)nd, decpt);
+}
+
 static Status put_float(Scan *s, Buf *b, const Number *n) {
+    if (text_is_repr(n)) return buf_put(b, (const char *)n->text, (size_t)n->text_len) ? NOMEM : OK;
     char d[MAX_NUMBER_TEXT + 8];
     long decpt;
     int nd = significant_digits(n, d, (int)sizeof d, &decpt);
@@ -378,11 +458,21 @@ static Status put_float(Scan *s, Buf *b, const Number *n) {
     for (int len = 15; len <= 16; len++) {
         int ambiguous = d17[len] == '5';
         for (int i = len + 1; i < 17 && ambiguous; i++) ambiguous = d17[i] == '0';
-        if (ambiguous) return DECLINE;
+        int round_up = d17[len] >= '5';
+        if (ambiguous) {
+            /* The 17 digits end on a half of the shorter length: the double itself decides. */
+            uint64_t q = 0;
+            for (int i = 0; i <= len; i++) q = q * 10 + (uint64_t)(d17[i] - '0');
+            int side = compare_decimal(fabs(value), q, decpt17 - len - 1);
+            if (side == 2) return DECLINE;
+            if (side == 0 && len == 15) continue;  /* a tie of 15 digits: neither neighbour reads back */
+            /* A tie of 16 digits: repr rounds half to even (both neighbours read back, or neither). */
+            round_up = side == 0 ? (d17[len - 1] - '0') % 2 : side > 0;
+        }
         char c[18];
         memcpy(c, d17, (size_t)len);
         int cpt = decpt17;
-        if (d17[len] >= '5') {
+        if (round_up) {
             int i = len - 1;
             while (i >= 0 && c[i] == '9') c[i--] = '0';
             if (i >= 0) c[i]++;
@@ -500,21 +590,41 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
     return DECLINE;
 }
 
-/* A column's value as its CSV cell: text quoted as RFC 4180 wants. */
+/* Quote the cell text that starts at `start` of `b` in place, as RFC 4180 wants (quotes doubled). */
+static Status quote_in_place(Buf *b, size_t start) {
+    size_t n = b->len - start, quotes = 0;
+    for (size_t i = start; i < b->len; i++) quotes += b->data[i] == '"';
+    if (buf_reserve(b, quotes + 2)) return NOMEM;
+    char *text = b->data + start;
+    /* From the end backwards, so nothing is overwritten before it is moved. */
+    char *o = text + n + quotes + 2;
+    *--o = '"';
+    for (size_t i = n; i-- > 0;) {
+        *--o = text[i];
+        if (text[i] == '"') *--o = '"';
+    }
+    *--o = '"';
+    b->len += quotes + 2;
+    return OK;
+}
+
+/* A column's value as its CSV cell in the line's scratch buffer. */
 static Status column_value(Scan *s, const Column *col, size_t *start, size_t *len) {
-    Buf *tmp = &s->tmp;
+    Buf *sc = &s->scratch;
     int special = 0;
     Status st;
-    tmp->len = 0;
+    *start = sc->len;
     if (col->is_list && s->p < s->end && *s->p == '[') {
         s->p++;
         skip_ws(s);
         if (s->p < s->end && *s->p == ']') s->p++;
         else for (int first = 1;; first = 0) {
-            if (!first && buf_byte(tmp, ',')) return NOMEM;
-            if (!first) special = 1;
+            if (!first) {
+                if (buf_byte(sc, ',')) return NOMEM;
+                special = 1;
+            }
             if (s->p < s->end && (*s->p == '[' || *s->p == '{')) return DECLINE;
-            if ((st = scalar_value(s, col, tmp, &special))) return st;
+            if ((st = scalar_value(s, col, sc, &special))) return st;
             skip_ws(s);
             if (s->p >= s->end) return DECLINE;
             if (*s->p == ',') { s->p++; skip_ws(s); continue; }
@@ -523,33 +633,23 @@ static Status column_value(Scan *s, const Column *col, size_t *start, size_t *le
         }
     } else if (col->is_list) {
         if ((st = expect_literal(s, "null", 4))) return st;
-    } else if ((st = scalar_value(s, col, tmp, &special))) {
+    } else if ((st = scalar_value(s, col, sc, &special))) {
         return st;
     }
-    Buf *sc = &s->scratch;
-    *start = sc->len;
-    if (!special) {
-        if (buf_put(sc, tmp->data, tmp->len)) return NOMEM;
-    } else {
-        size_t quotes = 0;
-        for (size_t i = 0; i < tmp->len; i++) quotes += tmp->data[i] == '"';
-        if (buf_reserve(sc, tmp->len + quotes + 2)) return NOMEM;
-        char *o = sc->data + sc->len;
-        *o++ = '"';
-        for (size_t i = 0; i < tmp->len; i++) {
-            if (tmp->data[i] == '"') *o++ = '"';
-            *o++ = tmp->data[i];
-        }
-        *o++ = '"';
-        sc->len = (size_t)(o - sc->data);
-    }
+    if (special && (st = quote_in_place(sc, *start))) return st;
     *len = sc->len - *start;
     return OK;
 }
 
+static inline int same_bytes(const unsigned char *a, const char *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) if (a[i] != (unsigned char)b[i]) return 0;
+    return 1;
+}
+
 static Py_ssize_t find_column(const Plan *plan, const char *key, Py_ssize_t len, Py_ssize_t hint) {
-    if (hint < plan->ncols && plan->cols[hint].len == len && !memcmp(plan->cols[hint].name, key, (size_t)len))
-        return hint;
+    /* Zeek writes keys in column order, skipping unset ones: look a few columns on before hashing. */
+    for (Py_ssize_t i = hint; i < plan->ncols && i < hint + 4; i++)
+        if (plan->cols[i].len == len && !memcmp(plan->cols[i].name, key, (size_t)len)) return i;
     size_t i = (size_t)hash_bytes(key, len) & plan->mask;
     for (;;) {
         Py_ssize_t slot = plan->table[i];
@@ -592,9 +692,22 @@ static Status scan_line(Scan *s) {
     Py_ssize_t hint = 0;
     for (;;) {
         if (s->p >= s->end || *s->p != '"') return DECLINE;
-        /* The key: undecoded bytes when it has no escape (the common case), else decoded. */
-        const unsigned char *k = s->p + 1, *q = k;
-        while (q < s->end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+        /* The common case first: the key is, byte for byte, one of the next few columns' names (a name holds
+         * no quote or backslash, so a match followed by '"' is the whole key, unescaped). */
+        Py_ssize_t column = -1;
+        const unsigned char *k = s->p + 1;
+        for (Py_ssize_t i = hint; i < plan->ncols && i < hint + 4; i++) {
+            const Column *c = &plan->cols[i];
+            if (c->plain_name && s->end - k > c->len && k[c->len] == '"' && same_bytes(k, c->name, c->len)) {
+                column = i;
+                s->p = k + c->len + 1;
+                break;
+            }
+        }
+        if (column < 0) {
+        /* The key: undecoded bytes when it has no escape, else decoded. */
+        const unsigned char *q = k;
+        while (q < s->end && string_class[*q]) q++;
         if (q < s->end && *q == '"') {
             if (q - k > MAX_KEY) return DECLINE;
             memcpy(s->key, k, (size_t)(q - k));
@@ -609,11 +722,12 @@ static Status scan_line(Scan *s) {
             s->key_len = (Py_ssize_t)key.len;
             free(key.data);
         }
+        column = find_column(plan, s->key, s->key_len, hint);
+        }
         skip_ws(s);
         if (s->p >= s->end || *s->p != ':') return DECLINE;
         s->p++;
         skip_ws(s);
-        Py_ssize_t column = find_column(plan, s->key, s->key_len, hint);
         if (column >= 0) {
             if ((st = column_value(s, &plan->cols[column], &s->cell_start[column], &s->cell_len[column]))) return st;
             hint = column + 1;
@@ -681,6 +795,9 @@ static PyObject *kernel_plan(PyObject *self, PyObject *arg) {
         c->kind = kind[0];
         c->is_list = is_list;
         c->high = high;
+        c->plain_name = 1;
+        for (Py_ssize_t j = 0; j < len; j++)
+            if (string_class[(unsigned char)name[j]] == 0) c->plain_name = 0;
         size_t slot = (size_t)hash_bytes(name, len) & plan->mask;
         while (plan->table[slot]) slot = (slot + 1) & plan->mask;
         plan->table[slot] = i + 1;
@@ -804,7 +921,6 @@ done:
     Py_XDECREF(dropped);
     for (int k = 0; k < s.ndropped; k++) free(s.dropped[k].name);
     free(s.scratch.data);
-    free(s.tmp.data);
     free(s.cell_start);
     free(s.cell_len);
     free(out.data);
@@ -825,5 +941,6 @@ static struct PyModuleDef kernel_module = {
 
 PyMODINIT_FUNC PyInit__kernel(void) {
     for (int i = 0; i < 620; i++) powers_of_ten[i] = pow(10.0, (double)(i - 310));
+    init_classes();
     return PyModule_Create(&kernel_module);
 }
