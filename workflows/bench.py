@@ -1,13 +1,19 @@
-"""Side-by-side benchmark: zeekflow against DuckDB, Polars and plain Python on the same generated capture.
+"""Side-by-side benchmark: zeekflow against DuckDB, chDB, Polars and plain Python on the same inputs.
 
-Every conversion runs as a whole process (start-up, planning and concatenation count), the engines alternate
-within each repetition so a noisy machine hurts them alike, and the median of the repetitions is reported.
-Peak memory is sampled from the OS (psutil) for the process and every process it starts, so the Dask
-workers of zeekflow's LocalCluster are measured one by one. Each output's row count is checked.
+The inputs (datasets) are the generated capture as NDJSON and its Zeek TSV twin (the same events), the real
+Zeek JSON samples repeated up to a line count, or any files given (``--input``, optionally repeated with
+``--repeat-to``). Every conversion runs as a whole process (start-up, planning and concatenation count), the
+engines alternate within each repetition so a noisy machine hurts them alike, and the median of the
+repetitions is reported. Peak memory is sampled from the OS (psutil) for the process and every process it
+starts, so the Dask workers of zeekflow's LocalCluster are measured one by one. Every engine must write one
+row per data line of the input, or the run fails. The CLI imports this module only for ``zeekflow bench``.
 """
 
 from __future__ import annotations
 
+import glob
+import gzip
+import hashlib
 import importlib.util
 import json
 import os
@@ -21,23 +27,31 @@ from typing import Callable, Sequence
 
 from .errors import RunFailed, UsageError
 from .generate import generate_capture
-from .schema import CONN
+from .schema import CONN, kind_of
 
 PEERS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers.py")
-DEFAULT_ENGINES = ("read", "zeekflow", "zeekflow-1", "duckdb", "polars", "pyarrow", "orjson-lines")
+DEFAULT_ENGINES = ("read", "zeekflow", "zeekflow-1", "duckdb", "chdb", "polars", "pyarrow", "orjson-lines")
 ENGINES = (*DEFAULT_ENGINES, "json-lines")
 LABELS = {
     "read": "reading the file (cat > /dev/null)",
     "zeekflow": "zeekflow convert, LocalCluster with all cores",
     "zeekflow-1": "zeekflow convert, 1 worker",
     "duckdb": "DuckDB COPY (SELECT cols FROM read_json(...)) TO csv, all threads",
+    "chdb": "chDB INSERT INTO FUNCTION file(csv) SELECT cols FROM file(JSONEachRow), all threads",
     "polars": "Polars scan_ndjson(...).select(cols).sink_csv(...)",
     "pyarrow": "pyarrow json.read_json -> csv.write_csv",
     "orjson-lines": "Python, orjson one line at a time + csv.writer, 1 process",
     "json-lines": "Python, json + csv.DictWriter, 1 process",
 }
+# What engines do with a Zeek TSV input, where it differs.
+TSV_LABELS = {
+    "duckdb": "DuckDB read_csv(delim tab, comment '#', schema given) TO csv, all threads",
+    "chdb": "chDB file(TSV, schema given, header lines skipped) TO csv, all threads",
+}
+READS_TSV = ("read", "zeekflow", "zeekflow-1", "duckdb", "chdb")
 # Which package each engine needs beyond the base install (zeekflow[bench]).
-NEEDS = {"duckdb": "duckdb", "polars": "polars", "pyarrow": "pyarrow"}
+NEEDS = {"duckdb": "duckdb", "chdb": "chdb", "polars": "polars", "pyarrow": "pyarrow"}
+GENERATED = ("ndjson", "tsv")
 # psutil samples each process this often (a run shorter than that, like `cat` of a small file, may show none).
 SAMPLE_EVERY_S = 0.05
 
@@ -50,6 +64,12 @@ class BenchConfig:
     reps: int = 3
     data_dir: str = "data/bench"
     engines: Sequence[str] = DEFAULT_ENGINES
+    # Generated datasets (formats among GENERATED), files to benchmark (each entry one dataset: one file, or
+    # several joined), and a folder of real samples whose json/*.ndjson are repeated to ``lines``.
+    generate: Sequence[str] = GENERATED
+    inputs: Sequence[Sequence[str]] = ()
+    repeat_to: int | None = None
+    samples: str | None = None
     partition_size: str | None = None
     workers: int | None = None
     curve: Sequence[str] = ()
@@ -62,6 +82,15 @@ class BenchConfig:
             raise UsageError(f"unknown engine(s) {', '.join(unknown)}; known: {', '.join(ENGINES)}")
         if self.lines < 1 or self.reps < 1:
             raise UsageError("--lines and --reps must be at least 1")
+        wrong = [f for f in self.generate if f not in GENERATED]
+        if wrong:
+            raise UsageError(f"unknown --generate format(s) {', '.join(wrong)}; known: {', '.join(GENERATED)}")
+        if self.repeat_to is not None and self.repeat_to < 1:
+            raise UsageError("--repeat-to must be at least 1")
+        for group in self.inputs:
+            for path in group:
+                if not os.path.isfile(path):
+                    raise UsageError(f"--input {path}: no such file")
 
 
 @dataclass
@@ -219,13 +248,154 @@ def count_rows(path: str) -> int:
     return max(newlines - 1, 0)
 
 
-def ensure_capture(data_dir: str, lines: int) -> str:
-    """A generated capture of ``lines`` lines under ``data_dir``, made once and reused (same seed, same bytes)."""
+def ensure_capture(data_dir: str, lines: int, fmt: str = "ndjson") -> str:
+    """A generated capture of ``lines`` lines under ``data_dir``, made once and reused (same seed, same bytes);
+    ``fmt="tsv"`` gives its Zeek TSV twin (the same events)."""
     os.makedirs(data_dir, exist_ok=True)
-    path = os.path.join(data_dir, f"bench-conn-{lines}.ndjson")
+    path = os.path.join(data_dir, f"bench-conn-{lines}.{'log' if fmt == 'tsv' else 'ndjson'}")
     if not os.path.exists(path):
-        generate_capture(path, lines, seed=1)
+        generate_capture(path, lines, seed=1, fmt=fmt)
     return path
+
+
+@dataclass
+class Dataset:
+    """One benchmark input: the file every engine reads, its format, its data lines and the columns the peers
+    are asked for (zeekflow writes its own: the conn schema for NDJSON, the ``#fields`` for TSV)."""
+
+    name: str
+    path: str
+    fmt: str
+    lines: int
+    columns: list[tuple[str, str]]
+    skipped: str | None = None
+
+
+def _open_text(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def _is_tsv(path: str) -> bool:
+    with _open_text(path) as f:
+        return f.read(11) == b"#separator "
+
+
+def _split_tsv(path: str) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """A Zeek TSV file's leading ``#`` lines, data lines and trailing ``#`` lines (``#close``)."""
+    with _open_text(path) as f:
+        lines = f.read().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if not line.startswith(b"#")), len(lines))
+    end = len(lines)
+    while end > start and lines[end - 1].startswith(b"#"):
+        end -= 1
+    body = [line for line in lines[start:end] if line.strip()]
+    if any(line.startswith(b"#") for line in body):
+        raise UsageError(f"{path}: a Zeek TSV log with header lines in the middle cannot be repeated")
+    return lines[:start], body, lines[end:]
+
+
+def repeat_lines(paths: Sequence[str], target: int | None, destination: str) -> int:
+    """Write the data lines of ``paths`` (in order, then again from the first) to ``destination`` until it
+    holds ``target`` lines (all of them once when None); return that count. NDJSON is copied line by line,
+    blank lines left out; Zeek TSV keeps the first file's header once and the last file's ``#close`` at the
+    end, and its files must share their ``#fields`` and ``#types``. Done once per name, then reused."""
+    tsv = [_is_tsv(path) for path in paths]
+    if any(tsv) and not all(tsv):
+        raise UsageError(f"--input {','.join(paths)}: NDJSON and Zeek TSV files cannot be joined")
+    head: list[bytes] = []
+    tail: list[bytes] = []
+    body: list[bytes] = []
+    if all(tsv):
+        heads = []
+        for path in paths:
+            file_head, file_body, tail = _split_tsv(path)
+            heads.append([line for line in file_head if line.startswith((b"#fields", b"#types"))])
+            body += file_body
+        if any(h != heads[0] for h in heads):
+            raise UsageError(f"--input {','.join(paths)}: Zeek TSV files with different #fields cannot be joined")
+        head = _split_tsv(paths[0])[0]
+    else:
+        for path in paths:
+            with _open_text(path) as f:
+                body += [line if line.endswith(b"\n") else line + b"\n" for line in f if line.strip()]
+    if not body:
+        raise UsageError(f"--input {','.join(paths)}: no data lines")
+    target = len(body) if target is None else target
+    if not os.path.exists(destination):
+        temporary = destination + ".tmp"
+        with open(temporary, "wb") as out:
+            out.writelines(head)
+            whole, rest = divmod(target, len(body))
+            chunk = b"".join(body)
+            for _ in range(whole):
+                out.write(chunk)
+            out.writelines(body[:rest])
+            out.writelines(tail)
+        os.replace(temporary, destination)
+    return target
+
+
+def _tsv_columns(path: str) -> list[tuple[str, str]]:
+    from .tsv import parse_header
+
+    with _open_text(path) as f:
+        header = parse_header(f.read(1 << 16))
+    if header is None or not header.fields or len(header.fields) != len(header.types):
+        raise UsageError(f"{path}: a Zeek TSV log needs #fields and #types lines to be benchmarked")
+    return [(name, kind_of(zeek_type).value) for name, zeek_type in zip(header.fields, header.types)]
+
+
+CONN_COLUMNS = [(c.name, c.kind.value) for c in CONN.columns]
+
+
+def _file_dataset(name: str, paths: Sequence[str], target: int | None, data_dir: str) -> Dataset:
+    """A dataset from files: used as it is when it is one plain file and no repeat is asked, else written
+    (joined, repeated) under ``data_dir``."""
+    fmt = "tsv" if _is_tsv(paths[0]) else "ndjson"
+    if len(paths) == 1 and target is None and not paths[0].endswith(".gz"):
+        path = paths[0]
+        if fmt == "tsv":
+            lines = len(_split_tsv(path)[1])
+        else:
+            with open(path, "rb") as f:
+                lines = sum(1 for line in f if line.strip())
+    else:
+        key = hashlib.sha256(json.dumps([[os.path.abspath(p), os.path.getsize(p), os.path.getmtime(p)]
+                                         for p in paths]).encode()).hexdigest()[:12]
+        path = os.path.join(data_dir, f"repeat-{key}-{target or 'all'}.{'log' if fmt == 'tsv' else 'ndjson'}")
+        os.makedirs(data_dir, exist_ok=True)
+        lines = repeat_lines(paths, target, path)
+    columns = _tsv_columns(path) if fmt == "tsv" else CONN_COLUMNS
+    return Dataset(name, path, fmt, lines, columns)
+
+
+def build_datasets(config: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> list[Dataset]:
+    """The datasets of a run, in report order: generated NDJSON, the real samples, the TSV twin, the inputs."""
+    generated = {}
+    for fmt in [f for f in GENERATED if f in config.generate]:
+        progress(f"generated {fmt} capture of {config.lines:,} lines")
+        path = ensure_capture(config.data_dir, config.lines, fmt)
+        columns = _tsv_columns(path) if fmt == "tsv" else CONN_COLUMNS
+        name = "generated NDJSON" if fmt == "ndjson" else "generated, its Zeek TSV twin"
+        generated[fmt] = Dataset(name, path, fmt, config.lines, columns)
+    datasets = [generated["ndjson"]] if "ndjson" in generated else []
+    if config.samples is not None:
+        found = sorted(glob.glob(os.path.join(config.samples, "json", "*.ndjson")))
+        name = f"real Zeek JSON samples, repeated ({', '.join(os.path.basename(p) for p in found) or 'none'})"
+        if not found:
+            datasets.append(Dataset(name, "", "ndjson", 0, CONN_COLUMNS,
+                                    skipped=f"no {os.path.join(config.samples, 'json', '*.ndjson')}: samples absent"))
+        else:
+            progress(f"real samples repeated to {config.repeat_to or config.lines:,} lines")
+            datasets.append(_file_dataset(name, found, config.repeat_to or config.lines, config.data_dir))
+    datasets += [generated["tsv"]] if "tsv" in generated else []
+    for group in config.inputs:
+        label = ",".join(os.path.basename(p) for p in group)
+        name = f"{label}, repeated" if config.repeat_to else label
+        datasets.append(_file_dataset(name, group, config.repeat_to, config.data_dir))
+    if not datasets:
+        raise UsageError("nothing to benchmark: give --generate, --input or --samples")
+    return datasets
 
 
 def _zeekflow_argv(capture: str, output: str, workers: int | None, partition_size: str | None) -> list[str]:
@@ -238,7 +408,8 @@ def _zeekflow_argv(capture: str, output: str, workers: int | None, partition_siz
     return argv
 
 
-def engine_argv(engine: str, capture: str, output: str, config: BenchConfig) -> list[str]:
+def engine_argv(engine: str, capture: str, output: str, config: BenchConfig,
+                dataset: Dataset | None = None) -> list[str]:
     """The command line that runs ``engine`` on ``capture`` as its own process."""
     if engine == "read":
         return ["cat", capture]
@@ -246,20 +417,24 @@ def engine_argv(engine: str, capture: str, output: str, config: BenchConfig) -> 
         return _zeekflow_argv(capture, output, config.workers, config.partition_size)
     if engine == "zeekflow-1":
         return _zeekflow_argv(capture, output, 1, config.partition_size)
-    columns = json.dumps([[c.name, c.kind.value] for c in CONN.columns])
-    return [sys.executable, PEERS_SCRIPT, engine, capture, output, columns]
+    columns = dataset.columns if dataset else CONN_COLUMNS
+    fmt = dataset.fmt if dataset else "ndjson"
+    return [sys.executable, PEERS_SCRIPT, engine, capture, output, json.dumps(columns), fmt]
 
 
-def _missing(engine: str) -> str | None:
+def _missing(engine: str, fmt: str = "ndjson") -> str | None:
+    if fmt == "tsv" and engine not in READS_TSV:
+        return "reads NDJSON only"
     package = NEEDS.get(engine)
     if package and importlib.util.find_spec(package) is None:
         return f"{package} is not installed (pip install 'zeekflow[bench]')"
     return None
 
 
-def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: bool) -> Run:
+def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: bool,
+                    dataset: Dataset | None = None) -> Run:
     output = os.path.join(config.data_dir, f"out-{engine}.csv")
-    argv = engine_argv(engine, capture, output, config)
+    argv = engine_argv(engine, capture, output, config, dataset)
     summary = output + ".summary.json"
     try:
         wall, usage = measure(argv)
@@ -287,15 +462,17 @@ def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: 
 
 
 def run_engines(config: BenchConfig, capture: str, lines: int, engines: Sequence[str],
-                progress: Callable[[str], None] = lambda _: None) -> list[EngineResult]:
+                progress: Callable[[str], None] = lambda _: None, dataset: Dataset | None = None) -> list[EngineResult]:
     """Run each engine ``config.reps`` times, alternating engines within a repetition."""
     size = os.path.getsize(capture)
-    results = {e: EngineResult(e, LABELS[e], lines, size, skipped=_missing(e)) for e in engines}
+    fmt = dataset.fmt if dataset else "ndjson"
+    labels = {**LABELS, **(TSV_LABELS if fmt == "tsv" else {})}
+    results = {e: EngineResult(e, labels[e], lines, size, skipped=_missing(e, fmt)) for e in engines}
     for rep in range(config.reps):
         for engine, result in results.items():
             if result.skipped:
                 continue
-            run = run_engine_once(engine, capture, config, check_rows=rep == 0)
+            run = run_engine_once(engine, capture, config, check_rows=rep == 0, dataset=dataset)
             result.runs.append(run)
             progress(f"rep {rep + 1}/{config.reps} {engine}: {run.wall_s:.2f} s, "
                      f"{lines / run.wall_s:,.0f} lines/s")
@@ -324,12 +501,25 @@ def ratios(results: list[EngineResult]) -> dict[str, float]:
 
 
 def row_check(results: list[EngineResult], lines: int) -> dict[str, int | None]:
-    """Rows each engine wrote; every one must equal the capture's lines (a generated capture is all valid)."""
+    """Rows each engine wrote; every one must equal the input's data lines (benchmark inputs are clean)."""
     rows = {r.engine: r.rows for r in results if r.runs and r.engine != "read"}
     wrong = {name: n for name, n in rows.items() if n != lines}
     if wrong:
-        raise RunFailed(f"row counts differ from the {lines:,} lines of the capture: {wrong}")
+        raise RunFailed(f"row counts differ from the {lines:,} lines of the input: {wrong}")
     return rows
+
+
+def run_dataset(config: BenchConfig, dataset: Dataset, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Every engine on one dataset: its report section."""
+    section: dict = {"name": dataset.name, "format": dataset.fmt, "input": dataset.path, "lines": dataset.lines,
+                     "skipped": dataset.skipped}
+    if dataset.skipped:
+        return section
+    progress(f"-- {dataset.name}")
+    results = run_engines(config, dataset.path, dataset.lines, config.engines, progress, dataset)
+    section.update(input_bytes=os.path.getsize(dataset.path), engines=[r.to_dict() for r in results],
+                   ratios=ratios(results), rows=row_check(results, dataset.lines))
+    return section
 
 
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _: None) -> dict:
@@ -344,19 +534,15 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _: N
                     "python": sys.version.split()[0]},
         "config": {k: v for k, v in asdict(config).items() if k != "keep_outputs"},
     }
-    progress(f"capture of {config.lines:,} lines")
-    capture = ensure_capture(config.data_dir, config.lines)
-    report["input_bytes"] = os.path.getsize(capture)
-    report["lines"] = config.lines
-    results = run_engines(config, capture, config.lines, config.engines, progress)
-    report["engines"] = [r.to_dict() for r in results]
-    report["ratios"] = ratios(results)
-    report["rows"] = row_check(results, config.lines)
+    datasets = build_datasets(config, progress)
+    report["datasets"] = [run_dataset(config, dataset, progress) for dataset in datasets]
 
     if config.curve:
+        capture = ensure_capture(config.data_dir, config.lines)
+        size_bytes = os.path.getsize(capture)
         # Sizes alternate within each repetition, like the engines do.
         sized = {size: BenchConfig(**{**asdict(config), "partition_size": size}) for size in config.curve}
-        points = {size: EngineResult("zeekflow", LABELS["zeekflow"], config.lines, report["input_bytes"])
+        points = {size: EngineResult("zeekflow", LABELS["zeekflow"], config.lines, size_bytes)
                   for size in config.curve}
         for rep in range(config.reps):
             for size, point in points.items():
@@ -394,24 +580,29 @@ def _mb(values: list[float]) -> str:
 
 
 def format_report(report: dict) -> str:
-    """The report as text: the main table, ratios, then the curve and memory sections when present."""
-    out = [f"{report['lines']:,} lines, {report['input_bytes'] / 1e6:,.1f} MB; {report['machine']['cpus']} CPUs; "
-           f"median of {report['config']['reps']} runs each",
-           "",
-           "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | workers busy (CPU) | "
-           "tasks busy | rows |",
-           "|---|---|---|---|---|---|---|---|---|"]
-    for e in report["engines"]:
-        if e["skipped"]:
-            out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | | |")
+    """The report as text: per dataset a table and its ratios, then the curve and memory sections."""
+    out = [f"{report['machine']['cpus']} CPUs; median of {report['config']['reps']} runs each"]
+    for section in report["datasets"]:
+        out += ["", f"## {section['name']}"]
+        if section["skipped"]:
+            out.append(f"skipped: {section['skipped']}")
             continue
-        rows = "—" if e["rows"] is None else f"{e['rows']:,}"
-        busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
-        tasks = "—" if e["tasks_busy"] is None else f"{e['tasks_busy']:.0%}"
-        client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
-        out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
-                   f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {tasks} | {rows} |")
-    out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in report["ratios"].items()]
+        out += [f"{section['input']}: {section['lines']:,} lines, {section['input_bytes'] / 1e6:,.1f} MB",
+                "",
+                "| tool | lines/s | MB/s | wall s | peak RSS client MB | peak RSS workers MB | workers busy (CPU) | "
+                "tasks busy | rows |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for e in section["engines"]:
+            if e["skipped"]:
+                out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | | |")
+                continue
+            rows = "—" if e["rows"] is None else f"{e['rows']:,}"
+            busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
+            tasks = "—" if e["tasks_busy"] is None else f"{e['tasks_busy']:.0%}"
+            client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
+            out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
+                       f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {tasks} | {rows} |")
+        out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in section["ratios"].items()]
     if "curve" in report:
         out += ["", "| partition size | lines/s | wall s | workers busy | peak RSS workers MB |", "|---|---|---|---|---|"]
         out += [f"| {c['partition_size']} | {c['lines_per_s']:,} | {c['wall_s']:.2f} | {c['workers_busy']:.0%} | "

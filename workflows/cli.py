@@ -17,7 +17,6 @@ from typing import Iterator
 import click
 
 from . import __version__
-from . import bench as benchmark
 from .convert import convert as run_convert
 from .errors import UsageError, ZeekflowError, display_name
 from .normalize import TS_FORMATS
@@ -149,13 +148,28 @@ def _list(ctx: click.Context, param: click.Parameter, value: str | None) -> list
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+# Kept here rather than imported from workflows.bench: the benchmark code loads only for `zeekflow bench`.
+BENCH_ENGINES = "read,zeekflow,zeekflow-1,duckdb,chdb,polars,pyarrow,orjson-lines"
+
+
 @cli.command()
 @click.option("--lines", type=click.IntRange(min=1), default=5_000_000, show_default=True,
-              help="Lines of the generated capture (made once under --data-dir, then reused).")
+              help="Lines of the generated captures (made once under --data-dir, then reused), and of the "
+                   "repeated samples.")
 @click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
               help="Runs of each engine, alternating; the median is reported.")
-@click.option("--engines", callback=_list, metavar="LIST", default=",".join(benchmark.DEFAULT_ENGINES), show_default=True,
-              help=f"Engines to run, among {', '.join(benchmark.ENGINES)}.")
+@click.option("--engines", callback=_list, metavar="LIST", default=BENCH_ENGINES, show_default=True,
+              help="Engines to run, among these and json-lines.")
+@click.option("--generate", "generated", metavar="LIST",
+              help="Generated inputs: ndjson, tsv (its Zeek TSV twin), both, or none "
+                   "(default: ndjson,tsv without --input, none with it).")
+@click.option("--input", "inputs", multiple=True, metavar="FILE[,FILE...]",
+              help="Benchmark this file (repeatable: one input each); files joined by commas make one input.")
+@click.option("--repeat-to", type=click.IntRange(min=1), metavar="LINES",
+              help="Repeat each --input's lines up to LINES lines, into a file under --data-dir.")
+@click.option("--samples", metavar="DIR",
+              help="Also benchmark the real Zeek JSON logs DIR/json/*.ndjson, repeated to --lines (or "
+                   "--repeat-to); skipped with a note when there are none.")
 @click.option("--data-dir", default="data/bench", show_default=True, metavar="DIR",
               help="Where captures and outputs go (outputs are deleted after each run).")
 @click.option("--workers", type=click.IntRange(min=1), help="zeekflow workers of the all-cores run (default: CPUs).")
@@ -166,9 +180,13 @@ def _list(ctx: click.Context, param: click.Parameter, value: str | None) -> list
 @click.option("--memory-lines", callback=_list, metavar="LIST", default="1000000,10000000", show_default=True,
               help="Capture sizes of --memory.")
 @click.option("--json", "json_path", metavar="PATH", help="Write the report as JSON.")
-def bench(lines: int, reps: int, engines: list[str], data_dir: str, workers: int | None, partition_size: str | None,
-          curve: list[str], memory: bool, memory_lines: list[str], json_path: str | None) -> None:
-    """Measure zeekflow against DuckDB, Polars and plain Python, side by side."""
+def bench(lines: int, reps: int, engines: list[str], generated: str | None, inputs: tuple[str, ...],
+          repeat_to: int | None, samples: str | None, data_dir: str, workers: int | None,
+          partition_size: str | None, curve: list[str], memory: bool, memory_lines: list[str],
+          json_path: str | None) -> None:
+    """Measure zeekflow against DuckDB, chDB, Polars and plain Python, side by side."""
+    from . import bench as benchmark
+
     for size in [partition_size, *curve]:
         if size:
             _size(None, None, size)  # type: ignore[arg-type]
@@ -176,8 +194,14 @@ def bench(lines: int, reps: int, engines: list[str], data_dir: str, workers: int
         sizes = [int(n) for n in memory_lines] if memory else []
     except ValueError:
         raise click.BadParameter("give line counts such as 1000000,10000000", param_hint="--memory-lines") from None
+    if generated is None:
+        formats = [] if inputs else list(benchmark.GENERATED)
+    else:
+        formats = [f for f in _list(None, None, generated) if f != "none"]  # type: ignore[arg-type]
+    groups = [[path for path in _list(None, None, value)] for value in inputs]  # type: ignore[arg-type]
     config = benchmark.BenchConfig(lines=lines, reps=reps, data_dir=data_dir, engines=engines, workers=workers,
-                               partition_size=partition_size, curve=curve, memory_lines=sizes)
+                                   partition_size=partition_size, curve=curve, memory_lines=sizes,
+                                   generate=formats, inputs=groups, repeat_to=repeat_to, samples=samples)
     report = benchmark.run_bench(config, progress=lambda message: click.echo(message, err=True))
     if json_path:
         with open(json_path, "w", encoding="utf-8") as f:

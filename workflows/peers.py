@@ -1,7 +1,8 @@
 """The conversions zeekflow is measured against, each run as its own process by ``zeekflow bench``.
 
-``python peers.py NAME INPUT OUTPUT COLUMNS_JSON`` writes the columns (a JSON list of ``[name, kind]``, kind as
-in ``schema.Kind``) of INPUT as a CSV with a header. The file runs as a plain script, without importing the
+``python peers.py NAME INPUT OUTPUT COLUMNS_JSON [FORMAT]`` writes the columns (a JSON list of ``[name, kind]``,
+kind as in ``schema.Kind``) of INPUT as a CSV with a header. FORMAT is ``ndjson`` (the default) or ``tsv``, a
+Zeek TSV log whose columns are in the order of its ``#fields``; only DuckDB and chDB read it. The file runs as a plain script, without importing the
 package (and so Dask), so a peer's time holds only its own work. Each peer does the job the way its tool is
 meant to be used; none validates values or keeps rejects as zeekflow does.
 """
@@ -19,25 +20,66 @@ _SQL_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "time": "DOUBLE", "bool":
               "list": "VARCHAR[]"}
 
 
-def run_duckdb(source: str, destination: str, columns: Columns, threads: int = 0) -> None:
-    """DuckDB: ``COPY (SELECT cols FROM read_json(...)) TO 'x.csv'`` with the schema given, all threads."""
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def run_duckdb(source: str, destination: str, columns: Columns, fmt: str = "ndjson", threads: int = 0) -> None:
+    """DuckDB, all threads, with the schema given: ``COPY (SELECT cols FROM read_json(...)) TO 'x.csv'``, or for
+    Zeek TSV its CSV reader (tab-delimited, ``#`` lines skipped as comments, ``-`` and ``(empty)`` as null, sets
+    read as text: they are already comma-joined)."""
     import duckdb
 
-    def literal(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    schema = "{" + ", ".join(f"{literal(name)}: {literal(_SQL_TYPES[kind])}" for name, kind in columns) + "}"
-    select = ", ".join(
-        f'array_to_string("{name}", \',\') AS "{name}"' if kind == "list" else f'"{name}"'
-        for name, kind in columns
-    )
     connection = duckdb.connect()
     if threads:
         connection.execute(f"SET threads = {int(threads)}")
-    connection.execute(
-        f"COPY (SELECT {select} FROM read_json({literal(source)}, format = 'newline_delimited', "
-        f"columns = {schema})) TO {literal(destination)} (HEADER, DELIMITER ',')"
-    )
+    if fmt == "tsv":
+        types = {**_SQL_TYPES, "list": "VARCHAR"}
+        schema = "{" + ", ".join(f"{_literal(name)}: {_literal(types[kind])}" for name, kind in columns) + "}"
+        source_sql = (f"read_csv({_literal(source)}, delim = '\t', header = false, comment = '#', quote = '', "
+                      f"escape = '', auto_detect = false, nullstr = ['-', '(empty)'], columns = {schema})")
+        select = ", ".join(f'"{name}"' for name, _ in columns)
+    else:
+        schema = "{" + ", ".join(f"{_literal(name)}: {_literal(_SQL_TYPES[kind])}" for name, kind in columns) + "}"
+        source_sql = f"read_json({_literal(source)}, format = 'newline_delimited', columns = {schema})"
+        select = ", ".join(
+            f'array_to_string("{name}", \',\') AS "{name}"' if kind == "list" else f'"{name}"'
+            for name, kind in columns
+        )
+    connection.execute(f"COPY (SELECT {select} FROM {source_sql}) TO {_literal(destination)} (HEADER, DELIMITER ',')")
+
+
+_CH_TYPES = {"integer": "Nullable(Int64)", "number": "Nullable(Float64)", "time": "Nullable(Float64)",
+             "bool": "Nullable(Bool)", "string": "Nullable(String)", "list": "Array(String)"}
+
+
+def run_chdb(source: str, destination: str, columns: Columns, fmt: str = "ndjson") -> None:
+    """chDB (ClickHouse in process), all threads, with the schema given: ``INSERT INTO FUNCTION file('x.csv',
+    'CSVWithNames') SELECT cols FROM file(INPUT, 'JSONEachRow', schema)``; for Zeek TSV the ``TSV`` format with
+    the 8 header lines skipped, ``-`` as null, ``T``/``F`` as booleans and one bad line allowed (``#close``)."""
+    import chdb
+
+    def quoted(name: str) -> str:
+        return "`" + name.replace("`", "\\`") + "`"
+
+    settings = "engine_file_truncate_on_insert = 1, format_csv_null_representation = ''"
+    if fmt == "tsv":
+        structure = ", ".join(f"{quoted(name)} {_CH_TYPES['string' if kind == 'list' else kind]}"
+                              for name, kind in columns)
+        # The T/F settings also rule the output: booleans are written back as true/false by hand.
+        select = ", ".join(f"nullIf({quoted(name)}, '(empty)') AS {quoted(name)}" if kind == "list"
+                           else f"multiIf(isNull({quoted(name)}), NULL, {quoted(name)}, 'true', 'false') AS {quoted(name)}"
+                           if kind == "bool" else quoted(name) for name, kind in columns)
+        source_sql = f"file({_literal(source)}, 'TSV', {_literal(structure)})"
+        settings += (", input_format_tsv_skip_first_lines = 8, format_tsv_null_representation = '-', "
+                     "bool_true_representation = 'T', bool_false_representation = 'F', input_format_allow_errors_num = 1")
+    else:
+        structure = ", ".join(f"{quoted(name)} {_CH_TYPES[kind]}" for name, kind in columns)
+        select = ", ".join(f"arrayStringConcat({quoted(name)}, ',') AS {quoted(name)}" if kind == "list"
+                           else quoted(name) for name, kind in columns)
+        source_sql = f"file({_literal(source)}, 'JSONEachRow', {_literal(structure)})"
+    chdb.query(f"INSERT INTO FUNCTION file({_literal(destination)}, 'CSVWithNames') SELECT {select} "
+               f"FROM {source_sql} SETTINGS {settings}")
 
 
 def run_polars(source: str, destination: str, columns: Columns) -> None:
@@ -103,8 +145,9 @@ def run_json_lines(source: str, destination: str, columns: Columns) -> None:
                 writer.writerow(record)
 
 
-PEERS: dict[str, Callable[[str, str, Columns], None]] = {
+PEERS: dict[str, Callable[..., None]] = {
     "duckdb": run_duckdb,
+    "chdb": run_chdb,
     "polars": run_polars,
     "pyarrow": run_pyarrow,
     "orjson-lines": run_orjson_lines,
@@ -112,12 +155,23 @@ PEERS: dict[str, Callable[[str, str, Columns], None]] = {
 }
 
 
+READS_TSV = ("duckdb", "chdb")
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[0] not in PEERS:
-        print(f"usage: python peers.py {{{','.join(PEERS)}}} INPUT OUTPUT COLUMNS_JSON", file=sys.stderr)
+    if len(argv) not in (4, 5) or argv[0] not in PEERS or (argv[4:] and argv[4] not in ("ndjson", "tsv")):
+        print(f"usage: python peers.py {{{','.join(PEERS)}}} INPUT OUTPUT COLUMNS_JSON [ndjson|tsv]", file=sys.stderr)
         return 2
-    name, source, destination, columns = argv
-    PEERS[name](source, destination, [tuple(item) for item in json.loads(columns)])
+    name, source, destination, columns = argv[:4]
+    fmt = argv[4] if len(argv) == 5 else "ndjson"
+    if fmt == "tsv" and name not in READS_TSV:
+        print(f"{name} reads NDJSON only", file=sys.stderr)
+        return 2
+    parsed = [tuple(item) for item in json.loads(columns)]
+    if name in READS_TSV:
+        PEERS[name](source, destination, parsed, fmt)
+    else:
+        PEERS[name](source, destination, parsed)
     return 0
 
 
