@@ -1,7 +1,7 @@
 # zeekflow: two commands on a fresh machine with Python 3.11+ and make.
 #   make demo   set up, generate a capture, convert it on an embedded LocalCluster
 #   make test   set up and run the test suite
-#   make bench  measure zeekflow against DuckDB, Polars and plain Python (BENCH_LINES, BENCH_ARGS)
+#   make bench  measure zeekflow against DuckDB, chDB, Polars and plain Python (BENCH_LINES, BENCH_ARGS, SAMPLES)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -14,6 +14,8 @@ PYTEST_ARGS ?=
 PYTHON_PATH_TESTS ?= tests/test_render.py tests/test_fastpath.py tests/test_type_rules.py tests/test_tsv.py tests/test_samples.py
 BENCH_LINES ?= 5000000
 BENCH_ARGS ?=
+# Real Zeek logs (DESIGN.md): their JSON conn logs, repeated to BENCH_LINES, are one of the bench inputs.
+SAMPLES ?= ../shared/samples
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: help install demo test test-python-path test-sanitize notebook bench clean
@@ -22,7 +24,7 @@ help:
 	@echo "make demo    generate a $(DEMO_LINES)-line conn.log and convert it (DEMO_LINES=... to change)"
 	@echo "make test    run the test suite"
 	@echo "make notebook  open the notebooks in JupyterLab, in the project's environment"
-	@echo "make bench   zeekflow vs DuckDB, Polars and plain Python on a $(BENCH_LINES)-line capture"
+	@echo "make bench   zeekflow vs DuckDB, chDB, Polars and plain Python: $(BENCH_LINES)-line generated NDJSON, real samples repeated, the TSV twin"
 	@echo "make clean   remove the virtual environment and generated data"
 
 # The demo needs only the runtime dependencies; the tests add their own extra on top.
@@ -80,7 +82,8 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
-	$(BIN)/zeekflow bench --lines $(BENCH_LINES) --data-dir $(DEMO_DIR)/bench --json $(DEMO_DIR)/bench/report.json $(BENCH_ARGS)
+	$(BIN)/zeekflow bench --lines $(BENCH_LINES) --samples $(SAMPLES) --data-dir $(DEMO_DIR)/bench \
+		--json $(DEMO_DIR)/bench/report.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) build .pytest_cache .hypothesis

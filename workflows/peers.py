@@ -56,7 +56,7 @@ _CH_TYPES = {"integer": "Nullable(Int64)", "number": "Nullable(Float64)", "time"
 def run_chdb(source: str, destination: str, columns: Columns, fmt: str = "ndjson") -> None:
     """chDB (ClickHouse in process), all threads, with the schema given: ``INSERT INTO FUNCTION file('x.csv',
     'CSVWithNames') SELECT cols FROM file(INPUT, 'JSONEachRow', schema)``; for Zeek TSV the ``TSV`` format with
-    the 8 header lines skipped, ``-`` as null, ``T``/``F`` as booleans and one bad line allowed (``#close``)."""
+    the header lines skipped, ``-`` as null, ``T``/``F`` as booleans and one bad line allowed (``#close``)."""
     import chdb
 
     def quoted(name: str) -> str:
@@ -71,7 +71,13 @@ def run_chdb(source: str, destination: str, columns: Columns, fmt: str = "ndjson
                            else f"multiIf(isNull({quoted(name)}), NULL, {quoted(name)}, 'true', 'false') AS {quoted(name)}"
                            if kind == "bool" else quoted(name) for name, kind in columns)
         source_sql = f"file({_literal(source)}, 'TSV', {_literal(structure)})"
-        settings += (", input_format_tsv_skip_first_lines = 8, format_tsv_null_representation = '-', "
+        with open(source, "rb") as f:
+            header_lines = 0
+            for line in f:
+                if not line.startswith(b"#"):
+                    break
+                header_lines += 1
+        settings += (f", input_format_tsv_skip_first_lines = {header_lines}, format_tsv_null_representation = '-', "
                      "bool_true_representation = 'T', bool_false_representation = 'F', input_format_allow_errors_num = 1")
     else:
         structure = ", ".join(f"{quoted(name)} {_CH_TYPES[kind]}" for name, kind in columns)
