@@ -26,7 +26,7 @@ COLUMNS = (
 
 # Text that exercises the CSV rules and the cells CSV cannot tell apart: commas, quotes, CR/LF, empty text.
 _text = st.one_of(
-    st.sampled_from(["", ",", "a,b", '"', 'x"y', "\r\n", "\r", " ", "-", "20200605", "1.5", "null", "[]", "é"]),
+    st.sampled_from(["", ",", "a,b", '"', 'x"y', "\r\n", "\r", " ", "-", "20200605", "1.5", "null", "[]", "é", "a]", "[", "],[", "\\u002c"]),
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
 )
 _iso = st.sampled_from(["2020-06-05T14:39:59.305988Z", "2020-06-05T14:39:59", "2020-06-05", "20200605",
@@ -74,7 +74,8 @@ def _line(record: dict, style: int) -> bytes:
 _lines = st.one_of(
     st.builds(_line, _record, st.sampled_from([0, 0, 0, 1])),
     st.sampled_from([b"", b"  ", b"\r", b"{", b"[1]", b"not json", b'{"uid":"\xff"}', b'{"ts":1e400}',
-                     b'{"s":["a\\u002cb"]}', b'{"s":[ ]}', b'{"s":[ null ]}', b'{"uid":"a\\"",  "e":""}',
+                     b'{"s":["a\\u002cb"]}', b'{"uid":"[","s":["a,b"]}', b'{"s":["]","a,b"]}', b'{"s":[ ]}',
+                     b'{"s":[ null ]}', b'{"uid":"a\\"",  "e":""}',
                      b'{"ts":"20200605","w":20200605}']),
 )
 

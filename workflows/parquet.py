@@ -22,6 +22,7 @@ pyarrow is an optional dependency: ``pip install 'zeekflow[parquet]'``.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -46,6 +47,8 @@ PARQUET_COMPRESSION = "zstd"
 _EMPTY_STRING = re.compile(rb'[:\[,][ \t\r]*""')
 _EMPTY_ARRAY = re.compile(rb"\[[ \t\r]*(?:null[ \t\r]*)?\]")
 _DIGITS_STRING = re.compile(rb'"[0-9]+"')
+# From a "[" to the next "]", with no "[" between (see _Marks.comma_element).
+_ARRAY_SPAN = re.compile(rb"\[[^\[\]]*\]")
 # How the converters write numbers (Python's repr): an integer, or a float with "." or an exponent.
 _INTEGER_TEXT = r"^-?[0-9]+$"
 _FLOAT_TEXT = r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"
@@ -121,12 +124,43 @@ class ValueCollector(BlockConverter):
 
 
 class _Marks:
-    """What a raw NDJSON block holds that its CSV text cannot show (see the patterns above)."""
+    """What a raw NDJSON block holds that its CSV text cannot show (see the patterns above); each is looked
+    for only when a column asks."""
 
     def __init__(self, block: bytes) -> None:
-        self.empty_string = b'""' in block and _EMPTY_STRING.search(block) is not None
-        self.empty_array = b"[" in block and _EMPTY_ARRAY.search(block) is not None
-        self.digits_string = _DIGITS_STRING.search(block) is not None
+        self._block = block
+
+    @functools.cached_property
+    def empty_string(self) -> bool:
+        return b'""' in self._block and _EMPTY_STRING.search(self._block) is not None
+
+    @functools.cached_property
+    def empty_array(self) -> bool:
+        return b"[" in self._block and _EMPTY_ARRAY.search(self._block) is not None
+
+    @functools.cached_property
+    def digits_string(self) -> bool:
+        return _DIGITS_STRING.search(self._block) is not None
+
+    @functools.cached_property
+    def comma_element(self) -> bool:
+        """Whether some array may hold a string element with a comma.
+
+        Each ``[`` must open a span that ends at the next ``]`` with no other ``[`` inside, and each span must
+        parse as an array. An array's ``[`` is outside strings, so its span parses exactly when the span is
+        the array (a ``]`` inside an element would end the span inside a string); a ``[`` inside a string
+        only adds a span to check, or makes the answer yes.
+        """
+        spans = _ARRAY_SPAN.findall(self._block)
+        if len(spans) != self._block.count(b"["):
+            return True
+        if not spans:
+            return False
+        try:
+            arrays = orjson.loads(b"[" + b",".join(spans) + b"]")
+        except orjson.JSONDecodeError:
+            return True
+        return any(type(v) is str and "," in v for array in arrays for v in array)
 
 
 def _row_lines(block: bytes, base_offset: int, result: BlockResult) -> list[bytes] | None:
@@ -299,10 +333,10 @@ def _lists(column: Column, arrow_type, cells, marks: _Marks):
         flat = flat.cast(element_type)
     lists = pa.ListArray.from_arrays(split.offsets, flat, type=arrow_type, mask=cells.is_null())
     doubt = nulls.copy() if empty_doubt else None
-    if element_kind is Kind.STRING:
-        # A comma inside an element looks like two elements (so does an empty string element beside a
-        # null one): a cell with a comma is looked up.
-        suspect = pc.fill_null(pc.match_substring(cells, ","), False).to_numpy(zero_copy_only=False)
+    if element_kind is Kind.STRING and (marks.empty_string or marks.comma_element):
+        # A comma inside an element looks like two elements, and an empty string element like a null one.
+        pattern = "," if marks.comma_element else "^,|,,|,$"
+        suspect = pc.fill_null(pc.match_substring_regex(cells, pattern), False).to_numpy(zero_copy_only=False)
         doubt = suspect if doubt is None else doubt | suspect
     return lists, doubt
 
