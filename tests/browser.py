@@ -23,7 +23,7 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int]) -> bytes:
+async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int]) -> tuple[bytes, dict]:
     # Chromium's helper processes may still be writing to the profile while it is removed: ignore that.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
@@ -63,13 +63,20 @@ async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int
                 assert time.monotonic() < deadline, f"page never satisfied: {ready_js}"
                 await asyncio.sleep(0.1)
             shot = await call("Page.captureScreenshot", format="png")
+            page_state = await call("Runtime.evaluate", expression=_PAGE_STATE, returnByValue=True)
             ws.close()
-            return base64.b64decode(shot["data"])
+            return base64.b64decode(shot["data"]), page_state["result"]["value"]
         finally:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole session: chromium and its helpers
             proc.wait()
 
 
-def screenshot(url: str, ready_js: str, timeout: float = 60, size: tuple[int, int] = (1400, 900)) -> bytes:
-    """PNG bytes of ``url`` once the JS expression ``ready_js`` evaluates to true in the page."""
+# What the page itself reports at the screenshot: the viewport it laid itself out in, in device pixels.
+_PAGE_STATE = "({width: Math.round(innerWidth * devicePixelRatio), height: Math.round(innerHeight * devicePixelRatio)})"
+
+
+def screenshot(url: str, ready_js: str, timeout: float = 60,
+               size: tuple[int, int] = (1400, 900)) -> tuple[bytes, dict]:
+    """PNG bytes of ``url`` once the JS expression ``ready_js`` evaluates to true in the page, and the page's
+    own account of that moment (``width`` and ``height`` of its viewport in device pixels)."""
     return asyncio.run(_session(url, ready_js, timeout, size))
