@@ -372,29 +372,87 @@ static const uint64_t powers_of_five[28] = {
 };
 
 static int bit_length(unsigned __int128 v) {
-    int n = 0;
-    while (v) { v >>= 1; n++; }
-    return n;
+    uint64_t high = (uint64_t)(v >> 64), low = (uint64_t)v;
+    return high ? 128 - __builtin_clzll(high) : low ? 64 - __builtin_clzll(low) : 0;
 }
 
-/* Compare a positive double with q x 10**k exactly: -1 below, 0 equal, 1 above, 2 when it cannot tell
- * (the integers would not fit in 128 bits). value = M x 2**E, so compare M x 5**-k x 2**(E-k) with q
- * (k < 0), or M x 2**(E-k) with q x 5**k (k >= 0). */
-static int compare_decimal(double value, uint64_t q, int k) {
-    int e2;
-    double m = frexp(value, &e2);
-    uint64_t mantissa = (uint64_t)ldexp(m, 53);
-    int shift = e2 - 53 - k;
+/* a x 2**e compared with b x 10**k, exactly: -1 below, 0 equal, 1 above, 2 when it cannot tell (the
+ * integers would not fit in 128 bits): compare a x 5**-k x 2**(e-k) with b (k < 0), or a x 2**(e-k) with
+ * b x 5**k (k >= 0). */
+static int compare_binary_decimal(uint64_t a, int e, uint64_t b, int k) {
     if (k < -27 || k > 27) return 2;
-    unsigned __int128 left = mantissa, right = q;
+    unsigned __int128 left = a, right = b;
     if (k < 0) left *= powers_of_five[-k];
     else right *= powers_of_five[k];
+    int shift = e - k;
     int lbits = bit_length(left) + (shift > 0 ? shift : 0), rbits = bit_length(right) + (shift < 0 ? -shift : 0);
+    if (!left || !right) return left == right ? 0 : left ? 1 : -1;
     if (lbits != rbits) return lbits > rbits ? 1 : -1;
     if (lbits > 127) return 2;
     if (shift > 0) left <<= shift;
     else right <<= -shift;
     return left == right ? 0 : left > right ? 1 : -1;
+}
+
+/* A positive normal double as mantissa x 2**exponent, the mantissa of 53 bits. */
+static void binary_parts(double value, uint64_t *mantissa, int *exponent) {
+    int e2;
+    double m = frexp(value, &e2);
+    *mantissa = (uint64_t)ldexp(m, 53);
+    *exponent = e2 - 53;
+}
+
+/* Compare a positive double with q x 10**k exactly (as compare_binary_decimal). */
+static int compare_decimal(double value, uint64_t q, int k) {
+    uint64_t mantissa;
+    int exponent;
+    binary_parts(value, &mantissa, &exponent);
+    return compare_binary_decimal(mantissa, exponent, q, k);
+}
+
+/* Whether q x 10**k reads back as the double mantissa x 2**exponent: it lies between the midpoints to the
+ * doubles around, a midpoint itself going to the even mantissa. -1 when it cannot tell. */
+static int reads_back(uint64_t mantissa, int exponent, uint64_t q, int k) {
+    int low = compare_binary_decimal(2 * mantissa - 1, exponent - 1, q, k);
+    int high = compare_binary_decimal(2 * mantissa + 1, exponent - 1, q, k);
+    if (low == 2 || high == 2) return -1;
+    int even = !(mantissa & 1);
+    return (low < 0 || (low == 0 && even)) && (high > 0 || (high == 0 && even));
+}
+
+/* Whether the digits D (nd of them, 16 or 17) of 0.D x 10**decpt are repr's digits for the double they read
+ * as, decided exactly without strtod: no decimal of fewer digits reads back as that double, and neither
+ * neighbour of D of as many digits is nearer to it. 0 when it cannot tell (the caller then asks strtod). */
+static int digits_are_repr(const char *d, int nd, long decpt) {
+    uint64_t q = 0;
+    for (int i = 0; i < nd; i++) q = q * 10 + (uint64_t)(d[i] - '0');
+    int k = (int)(decpt - nd);
+    if (k < -26 || k > 26) return 0;
+    /* The double D reads as: long double arithmetic gives it or a neighbour, checked exactly. */
+    long double v = (long double)q;
+    v = k < 0 ? v / (long double)powers_of_five[-k] : v * (long double)powers_of_five[k];
+    double x = (double)ldexpl(v, k);
+    uint64_t mantissa = 0;
+    int exponent = 0, found = 0;
+    double candidates[3] = {x, nextafter(x, INFINITY), nextafter(x, 0.0)};
+    for (int i = 0; i < 3 && !found; i++) {
+        if (!isnormal(candidates[i]) || fabs(frexp(candidates[i], &exponent)) == 0.5) return 0;
+        binary_parts(candidates[i], &mantissa, &exponent);
+        int back = reads_back(mantissa, exponent, q, k);
+        if (back < 0) return 0;
+        found = back;
+    }
+    if (!found) return 0;
+    /* No shorter decimal: the decimals of nd - 1 digits on either side of D do not read back. */
+    uint64_t shorter = q / 10;
+    for (uint64_t c = shorter; c <= shorter + 1; c++) {
+        int back = reads_back(mantissa, exponent, c, k + 1);
+        if (back != 0) return 0;
+    }
+    /* The nearest of nd digits: the double lies within half a unit of D. */
+    int above = compare_binary_decimal(mantissa, exponent, 10 * q + 5, k - 1);
+    int below = compare_binary_decimal(mantissa, exponent, 10 * q - 5, k - 1);
+    return above == -1 && below == 1;
 }
 
 /* Whether a number written in fixed notation, without an exponent, is already its repr: no trailing zero
@@ -419,7 +477,13 @@ static int text_is_repr(const Number *n) {
         if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
         lead[i++] = (char)digits[j];
     }
-    return digits_are_shortest(lead, (int)nd, decpt);
+    if (digits_are_shortest(lead, (int)nd, decpt)) return 1;
+    char d[17];
+    for (Py_ssize_t i = 0, j = 0; i < nd; j++) {
+        if (digits + j == n->int_digits + n->n_int) continue;
+        d[i++] = (char)digits[j];
+    }
+    return digits_are_repr(d, (int)nd, decpt);
 }
 
 static Status put_float(Scan *s, Buf *b, const Number *n) {
@@ -432,7 +496,7 @@ static Status put_float(Scan *s, Buf *b, const Number *n) {
         return buf_put(b, n->negative ? "-0.0" : "0.0", n->negative ? 4 : 3) ? NOMEM : OK;
     }
     if (decpt <= -300 || decpt >= 300) return DECLINE;  /* near the limits of a double */
-    if (nd <= 15 || (nd <= 17 && digits_are_shortest(d, nd, decpt)))
+    if (nd <= 15 || (nd <= 17 && (digits_are_shortest(d, nd, decpt) || digits_are_repr(d, nd, decpt))))
         return put_repr(b, n->negative, d, nd, (int)decpt) ? NOMEM : OK;
     if (!s->long_numbers) return DECLINE;
     char text[MAX_NUMBER_TEXT + 1];
@@ -641,8 +705,16 @@ static Status column_value(Scan *s, const Column *col, size_t *start, size_t *le
     return OK;
 }
 
+/* n bytes of a and b equal, compared eight at a time (names are short; a libc call costs more). */
 static inline int same_bytes(const unsigned char *a, const char *b, Py_ssize_t n) {
-    for (Py_ssize_t i = 0; i < n; i++) if (a[i] != (unsigned char)b[i]) return 0;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return 0;
+    }
+    for (; i < n; i++) if (a[i] != (unsigned char)b[i]) return 0;
     return 1;
 }
 
