@@ -45,10 +45,7 @@ PARQUET_COMPRESSION = "zstd"
 # an unset value), an empty array or ``[null]`` (an empty field, like an unset set), and a string of digits
 # only (``"20200605"``, an ISO 8601 date, which its CSV field shows as the integer 20200605).
 _EMPTY_STRING = re.compile(rb'[:\[,][ \t\r]*""')
-_EMPTY_ARRAY = re.compile(rb"\[[ \t\r]*(?:null[ \t\r]*)?\]")
 _DIGITS_STRING = re.compile(rb'"[0-9]+"')
-# From a "[" to the next "]", with no "[" between (see _Marks.comma_element).
-_ARRAY_SPAN = re.compile(rb"\[[^\[\]]*\]")
 # How the converters write numbers (Python's repr): an integer, or a float with "." or an exponent.
 _INTEGER_TEXT = r"^-?[0-9]+$"
 _FLOAT_TEXT = r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"
@@ -136,23 +133,35 @@ class _Marks:
 
     @functools.cached_property
     def empty_array(self) -> bool:
-        return b"[" in self._block and _EMPTY_ARRAY.search(self._block) is not None
+        spans = self._spans
+        return spans is None or any(span.translate(None, b" \t\r") in (b"[]", b"[null]") for span in spans)
 
     @functools.cached_property
     def digits_string(self) -> bool:
         return _DIGITS_STRING.search(self._block) is not None
 
     @functools.cached_property
-    def comma_element(self) -> bool:
-        """Whether some array may hold a string element with a comma.
+    def _spans(self) -> list[bytes] | None:
+        """Each ``[`` of the block with what follows it up to the next ``]``; None when another ``[`` comes
+        first (or no ``]``). An array's ``[`` is outside strings, so its span parses as JSON exactly when the
+        span is the whole array (a ``]`` inside an element would end the span inside a string); a ``[``
+        inside a string only adds a span."""
+        block, spans = self._block, []
+        start = block.find(b"[")
+        while start >= 0:
+            end = block.find(b"]", start)
+            following = block.find(b"[", start + 1)
+            if end < 0 or 0 <= following < end:
+                return None
+            spans.append(block[start:end + 1])
+            start = following
+        return spans
 
-        Each ``[`` must open a span that ends at the next ``]`` with no other ``[`` inside, and each span must
-        parse as an array. An array's ``[`` is outside strings, so its span parses exactly when the span is
-        the array (a ``]`` inside an element would end the span inside a string); a ``[`` inside a string
-        only adds a span to check, or makes the answer yes.
-        """
-        spans = _ARRAY_SPAN.findall(self._block)
-        if len(spans) != self._block.count(b"["):
+    @functools.cached_property
+    def comma_element(self) -> bool:
+        """Whether some array may hold a string element with a comma."""
+        spans = self._spans
+        if spans is None:
             return True
         if not spans:
             return False
@@ -207,6 +216,7 @@ class CsvTableSink:
             column_types={c.name: pa.string() if c.kind in text else f.type for c, f in zip(self.columns, self.schema)},
             null_values=[""], true_values=["true"], false_values=["false"],
             strings_can_be_null=True, quoted_strings_can_be_null=True,
+            check_utf8=False,  # the converters write UTF-8 only (invalid input bytes are rejected lines)
         )
         self._names = names
 
@@ -254,7 +264,7 @@ class CsvTableSink:
         in their lines instead (None: none)."""
         kind = column.kind
         if kind is Kind.STRING:
-            return cells, (_nulls(cells) if marks.empty_string else None)
+            return cells, (_nulls(cells) if cells.null_count and marks.empty_string else None)
         if kind is Kind.TIME:
             return _times(cells, marks)
         if kind is Kind.LIST:
@@ -316,7 +326,8 @@ def _lists(column: Column, arrow_type, cells, marks: _Marks):
     element_kind = column.element_kind
     nulls = _nulls(cells)
     # An empty field is an unset set, or one of [], [null] and [""].
-    empty_doubt = marks.empty_array or (element_kind is Kind.STRING and marks.empty_string)
+    empty_doubt = cells.null_count > 0 and (
+        marks.empty_array or (element_kind is Kind.STRING and marks.empty_string))
     if nulls.all():
         return pa.nulls(len(cells), arrow_type), (nulls if empty_doubt else None)
     if element_kind is Kind.TIME:
@@ -333,11 +344,14 @@ def _lists(column: Column, arrow_type, cells, marks: _Marks):
         flat = flat.cast(element_type)
     lists = pa.ListArray.from_arrays(split.offsets, flat, type=arrow_type, mask=cells.is_null())
     doubt = nulls.copy() if empty_doubt else None
-    if element_kind is Kind.STRING and (marks.empty_string or marks.comma_element):
+    if element_kind is Kind.STRING:
         # A comma inside an element looks like two elements, and an empty string element like a null one.
-        pattern = "," if marks.comma_element else "^,|,,|,$"
-        suspect = pc.fill_null(pc.match_substring_regex(cells, pattern), False).to_numpy(zero_copy_only=False)
-        doubt = suspect if doubt is None else doubt | suspect
+        commas = pc.fill_null(pc.match_substring(cells, ","), False)
+        if pc.any(commas).as_py() and (marks.comma_element or marks.empty_string):
+            if not marks.comma_element:
+                commas = pc.fill_null(pc.match_substring_regex(cells, "^,|,,|,$"), False)
+            suspect = commas.to_numpy(zero_copy_only=False)
+            doubt = suspect if doubt is None else doubt | suspect
     return lists, doubt
 
 
