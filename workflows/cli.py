@@ -78,25 +78,30 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT [INPUT ...]")
-@click.option("-o", "--output", required=True, help="CSV file to write (appears only when the run succeeds).")
-@click.option("--scheduler", metavar="ADDRESS", help="Use a running Dask cluster (tcp://host:8786); default: a LocalCluster.")
-@click.option("--workers", type=click.IntRange(min=1), help="LocalCluster worker processes (default: number of CPUs).")
-@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True,
+# Each option's metavar and default (a value, or show_default's words when it depends on the run) are what the
+# README's option tables say; tests/test_docs.py compares the two field by field.
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="CSV file to write (appears only when the run succeeds).")
+@click.option("--scheduler", metavar="ADDRESS", show_default="an embedded LocalCluster",
+              help="Use a running Dask cluster (tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N", show_default="number of CPUs",
+              help="LocalCluster worker processes.")
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, metavar="N",
               help="Most partition tasks outstanding at once.")
 @click.option("--partition-size", default="64MiB", show_default=True, callback=_size, metavar="SIZE",
               help="Byte-range size of a partition, e.g. 1KiB, 64MiB.")
-@click.option("--work-dir", metavar="DIR", help="Where shards go (default: OUTPUT.parts); shared by all workers.")
-@click.option("--rejects", metavar="PATH", help="Rejected lines file (default: OUTPUT.rejects.ndjson).")
-@click.option("--max-errors", type=click.IntRange(min=0), metavar="N",
+@click.option("--work-dir", metavar="DIR", show_default="OUTPUT.parts", help="Where shards go; shared by all workers.")
+@click.option("--rejects", metavar="PATH", show_default="OUTPUT.rejects.ndjson", help="Rejected lines file.")
+@click.option("--max-errors", type=click.IntRange(min=0), metavar="N", show_default="no limit",
               help="Fail (exit 1, no output) once more than N lines are rejected.")
-@click.option("--columns", callback=_columns, metavar="LIST",
-              help="Comma-separated columns to write, in that order (default: the log type's schema).")
-@click.option("--log-type", type=click.Choice(sorted(SCHEMAS)), metavar="TYPE",
-              help="Log type (default: from #path, _path or the file name): " + ", ".join(SCHEMAS) + ".")
-@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS),
-              help="Output format (default: parquet when OUTPUT ends in .parquet, else csv).")
+@click.option("--columns", callback=_columns, metavar="LIST", show_default="the log type's columns",
+              help="Comma-separated columns to write, in that order.")
+@click.option("--log-type", type=click.Choice(sorted(SCHEMAS)), metavar="TYPE", show_default="detected",
+              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS) + ".")
+@click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), metavar="FORMAT",
+              show_default="parquet when OUTPUT ends in .parquet, else csv", help="Output format.")
 @click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
-@click.option("--ts-format", type=click.Choice(TS_FORMATS),
+@click.option("--ts-format", type=click.Choice(TS_FORMATS), metavar="FORMAT", show_default="as the input wrote it",
               help="Write every time column as epoch seconds, ISO 8601 or integer milliseconds.")
 @click.option("--csv-safe", is_flag=True,
               help="Prefix ' to text fields starting with = + - @ TAB or CR (changes the data).")
@@ -125,13 +130,15 @@ def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers
 
 
 @cli.command()
-@click.option("-n", "--lines", type=click.IntRange(min=0), required=True, help="Number of lines to write.")
-@click.option("-o", "--output", required=True, help="File to write.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
-@click.option("--bad-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+@click.option("-n", "--lines", type=click.IntRange(min=0), required=True, metavar="N", help="Number of lines to write.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="File to write.")
+@click.option("--seed", type=int, default=0, show_default=True, metavar="S", help="Same seed, same bytes.")
+@click.option("--bad-rate", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True, metavar="R",
               help="Fraction of lines replaced by malformed ones of several kinds.")
-@click.option("--processes", type=click.IntRange(min=1), help="Generator processes (default: number of CPUs).")
+@click.option("--processes", type=click.IntRange(min=1), metavar="N", show_default="number of CPUs",
+              help="Generator processes.")
 @click.option("--format", "fmt", type=click.Choice(["ndjson", "tsv"]), default="ndjson", show_default=True,
+              metavar="ndjson|tsv",
               help="Zeek's JSON writer (one object a line) or its default TSV log (the same events for a seed).")
 def generate(lines: int, output: str, seed: int, bad_rate: float, processes: int | None, fmt: str) -> None:
     """Write a realistic synthetic Zeek conn.log as NDJSON or Zeek TSV."""
@@ -153,16 +160,15 @@ BENCH_ENGINES = "read,zeekflow,zeekflow-1,duckdb,chdb,polars,pyarrow,orjson-line
 
 
 @cli.command()
-@click.option("--lines", type=click.IntRange(min=1), default=5_000_000, show_default=True,
+@click.option("--lines", type=click.IntRange(min=1), default=5_000_000, show_default=True, metavar="N",
               help="Lines of the generated captures (made once under --data-dir, then reused), and of the "
                    "repeated samples.")
-@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True,
+@click.option("--reps", type=click.IntRange(min=1), default=3, show_default=True, metavar="R",
               help="Runs of each engine, alternating; the median is reported.")
 @click.option("--engines", callback=_list, metavar="LIST", default=BENCH_ENGINES, show_default=True,
               help="Engines to run, among these and json-lines.")
-@click.option("--generate", "generated", metavar="LIST",
-              help="Generated inputs: ndjson, tsv (its Zeek TSV twin), both, or none "
-                   "(default: ndjson,tsv without --input, none with it).")
+@click.option("--generate", "generated", metavar="LIST", show_default="ndjson,tsv without --input, none with it",
+              help="Generated inputs: ndjson, tsv (its Zeek TSV twin), both, or none.")
 @click.option("--input", "inputs", multiple=True, metavar="FILE[,FILE...]",
               help="Benchmark this file (repeatable: one input each); files joined by commas make one input.")
 @click.option("--repeat-to", type=click.IntRange(min=1), metavar="LINES",
@@ -172,8 +178,9 @@ BENCH_ENGINES = "read,zeekflow,zeekflow-1,duckdb,chdb,polars,pyarrow,orjson-line
                    "--repeat-to); skipped with a note when there are none.")
 @click.option("--data-dir", default="data/bench", show_default=True, metavar="DIR",
               help="Where captures and outputs go (outputs are deleted after each run).")
-@click.option("--workers", type=click.IntRange(min=1), help="zeekflow workers of the all-cores run (default: CPUs).")
-@click.option("--partition-size", metavar="SIZE", help="zeekflow --partition-size (default: zeekflow's).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N", show_default="number of CPUs",
+              help="zeekflow workers of the all-cores run.")
+@click.option("--partition-size", metavar="SIZE", show_default="zeekflow's own", help="zeekflow --partition-size.")
 @click.option("--curve", callback=_list, metavar="SIZES",
               help="Also run zeekflow at each of these partition sizes, e.g. 8MiB,32MiB,128MiB.")
 @click.option("--memory", is_flag=True, help="Also convert 1M and 10M-line captures and compare peak memory.")
