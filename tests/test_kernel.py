@@ -256,3 +256,88 @@ def test_a_run_says_which_kernel_converted_and_both_give_the_same_bytes(tmp_path
         assert f"Kernel:        {name}" in result.stdout + result.stderr
         outputs[name] = (out.read_bytes(), (tmp_path / f"{name}.csv.rejects.ndjson").read_bytes())
     assert outputs["native"] == outputs["python"]
+
+
+# -- Zeek TSV -------------------------------------------------------------------------------------------------
+
+def _blocks(data: bytes, size: int):
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + size)
+        end = len(data) if end < 0 else end + 1
+        yield start, data[start:end]
+        start = end
+
+
+def compare_tsv(data: bytes, columns, block_size: int = 1 << 12) -> int:
+    """The TSV converter with the kernel gives the Python path's result block by block; returns how many
+    blocks the kernel took."""
+    from workflows.tsv import TsvBlockConverter
+
+    native = TsvBlockConverter(BlockConverter(columns, "in"))
+    python = TsvBlockConverter(BlockConverter(columns, "in", fast_path=False))
+    for offset, block in _blocks(data, block_size):
+        got, want = native.convert(block, offset), python.convert(block, offset)
+        assert (got.csv, got.rejects) == (want.csv, want.rejects), offset
+        assert (got.lines, got.rows, got.rejected, got.blank) == (want.lines, want.rows, want.rejected, want.blank)
+        assert dict(got.dropped_fields) == dict(want.dropped_fields)
+    assert python.kernel == "python"
+    return sum(1 for header, plan in native._native.items() if plan is not None)
+
+
+TSV_HEADER = (b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+              b"#fields\tts\tuid\tid.orig_p\tduration\tlocal_orig\tn\ttunnel_parents\tttls\t_extra\n"
+              b"#types\ttime\tstring\tport\tinterval\tbool\tcount\tset[string]\tvector[interval]\tint\n")
+
+
+@pytest.mark.parametrize("field", [
+    b"1591367999.305988", b"1591367999", b"0", b"-0", b"1e13", b"nan", b"inf", b"+5", b"5.", b"00.5", b" 5",
+    b"C\\x41\\x00\\xff\\\\x41,\xc3\xa9\xff", b"a\\x2cb", b"\\x22quoted\\x22", b"(empty)", b"-", b"",
+    b"70000", b"-1", b"18446744073709551616", b"T", b"F", b"X", b"a,b,-,(empty)", b"1.5,2,-", b"\\x0d\\x0a",
+])
+def test_tsv_fields_agree_with_the_python_path(field: bytes) -> None:
+    columns = CONN.columns[:2] + (Column("id.orig_p", "port"), Column("duration", "interval"),
+                                  Column("local_orig", "bool"), Column("n", "count"),
+                                  Column("tunnel_parents", "set[string]"), Column("ttls", "vector[interval]"))
+    good = b"1591367999.5\tC1\t80\t0.5\tT\t3\ta,b\t1.5,2\t7\n"
+    for position in range(9):
+        cells = good.rstrip(b"\n").split(b"\t")
+        cells[position] = field
+        line = b"\t".join(cells)
+        data = TSV_HEADER + good * 20 + line + b"\n" + good + line + b"\r\n" + b"\n  \n" + good[:-1]
+        assert compare_tsv(data, columns, block_size=64) >= 1
+
+
+def test_every_real_tsv_sample_agrees_and_takes_the_kernel(samples) -> None:
+    taken = 0
+    for path in sorted((samples / "tsv").iterdir()) + sorted((samples / "other").glob("*.tsv.log.gz")):
+        data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+        log_type = next((t for t in SCHEMAS if t in path.name.replace("_", ".").split(".")), "conn")
+        taken += compare_tsv(data, SCHEMAS[log_type].columns, block_size=1 << 14)
+    assert taken >= 3
+
+
+@given(st.lists(st.tuples(st.integers(0, 8), st.binary(max_size=12)), max_size=8))
+@settings(max_examples=400, deadline=None)
+def test_mutated_tsv_lines_agree(mutations) -> None:
+    columns = CONN.columns[:2] + (Column("id.orig_p", "port"), Column("duration", "interval"),
+                                  Column("tunnel_parents", "set[string]"))
+    lines = []
+    for position, text in mutations:
+        cells = [b"1591367999.5", b"C1", b"80", b"0.5", b"T", b"3", b"a,b", b"1.5", b"7"]
+        cells[position] = text
+        lines.append(b"\t".join(cells))
+    compare_tsv(TSV_HEADER + b"\n".join(lines) + b"\n", columns, block_size=32)
+
+
+def test_a_generated_tsv_capture_is_settled_by_the_kernel_and_agrees(tmp_path) -> None:
+    from workflows.tsv import TsvBlockConverter, parse_header
+
+    path = tmp_path / "conn.log"
+    generate_capture(str(path), 3000, seed=4, fmt="tsv")
+    data = path.read_bytes()
+    assert compare_tsv(data, CONN.columns, block_size=1 << 14) == 1
+    body = data[data.find(b"\n", data.find(b"#types")) + 1:data.rfind(b"#close")]
+    native = TsvBlockConverter(BlockConverter(CONN.columns, "in"))._native_for(parse_header(data))
+    _, declined, lines, rows, _, _ = kernel._native.convert_tsv(native._plan, body)
+    assert (lines, rows, declined) == (3000, 3000, [])

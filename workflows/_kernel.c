@@ -10,6 +10,7 @@
  *
  * Every read is bounded by the end of the line being scanned; every write goes through buf_reserve. */
 
+#define _GNU_SOURCE  /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -126,6 +127,20 @@ typedef struct {
 static inline void skip_ws(Scan *s) {
     if (LIKELY(s->p < s->end && *s->p > ' ')) return;
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n')) s->p++;
+}
+
+static int hex2(const unsigned char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 2; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
 }
 
 static int hex4(const unsigned char *p, unsigned *out) {
@@ -609,6 +624,8 @@ static Status skip_value(Scan *s, int depth) {
     }
 }
 
+static Status number_value(Scan *s, const Column *col, Buf *out, int as_float);
+
 /* One scalar value of `kind` written as the reference renders it, into `out` (the raw cell text). */
 static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
     if (s->p >= s->end) return DECLINE;
@@ -622,11 +639,21 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
         if (c == 't') { Status st = expect_literal(s, "true", 4); return st ? st : (buf_put(out, "true", 4) ? NOMEM : OK); }
         if (c == 'f') { Status st = expect_literal(s, "false", 5); return st ? st : (buf_put(out, "false", 5) ? NOMEM : OK); }
         return DECLINE;
-    case K_UNSIGNED: case K_SIGNED: case K_NUMBER: case K_TIME: {
+    case K_UNSIGNED: case K_SIGNED: case K_NUMBER: case K_TIME:
         if (c != '-' && (c < '0' || c > '9')) return DECLINE;  /* an ISO 8601 time goes the reference way */
+        return number_value(s, col, out, 0);
+    }
+    return DECLINE;
+}
+
+/* A number of a count, port, int, interval, double or time column at s->p, checked against the column's rule
+ * and written as the reference writes it. as_float: the value is a float whatever its text (TSV's float()). */
+static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
+    {
         Number n;
         Status st = scan_number(s, &n);
         if (st) return st;
+        if (as_float && (col->kind == K_NUMBER || col->kind == K_TIME)) n.is_int = 0;
         if (n.is_int) {
             uint64_t mag;
             /* Beyond 64 bits the reference's parser gives a float; -0 an integer 0. */
@@ -650,8 +677,6 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
         }
         return put_float(s, out, &n);
     }
-    }
-    return DECLINE;
 }
 
 /* Quote the cell text that starts at `start` of `b` in place, as RFC 4180 wants (quotes doubled). */
@@ -750,6 +775,41 @@ static Status note_dropped(Scan *s) {
     return OK;
 }
 
+/* The key at s->p (on its opening quote): the output column it names, or -1 with the decoded key in s->key.
+ * The common case first: the key is, byte for byte, one of the next few columns' names (a name holds no
+ * quote or backslash, so a match followed by '"' is the whole key, unescaped). */
+static Status read_key(Scan *s, Py_ssize_t hint, Py_ssize_t *column) {
+    const Plan *plan = s->plan;
+    const unsigned char *k = s->p + 1;
+    for (Py_ssize_t i = hint; i < plan->ncols && i < hint + 4; i++) {
+        const Column *c = &plan->cols[i];
+        if (c->plain_name && s->end - k > c->len && k[c->len] == '"' && same_bytes(k, c->name, c->len)) {
+            *column = i;
+            s->p = k + c->len + 1;
+            return OK;
+        }
+    }
+    /* Undecoded bytes when the key has no escape, else decoded. */
+    const unsigned char *q = k;
+    while (q < s->end && string_class[*q]) q++;
+    if (q < s->end && *q == '"') {
+        if (q - k > MAX_KEY) return DECLINE;
+        memcpy(s->key, k, (size_t)(q - k));
+        s->key_len = q - k;
+        s->p = q + 1;
+    } else {
+        Buf key = {0};
+        int special = 0;
+        Status st = scan_string(s, &key, &special);
+        if (st || key.len > MAX_KEY) { free(key.data); return st ? st : DECLINE; }
+        if (key.len) memcpy(s->key, key.data, key.len);
+        s->key_len = (Py_ssize_t)key.len;
+        free(key.data);
+    }
+    *column = find_column(plan, s->key, s->key_len, hint);
+    return OK;
+}
+
 /* One non-blank line (s->p .. s->end, surrounding blanks trimmed) into its cells. */
 static Status scan_line(Scan *s) {
     const Plan *plan = s->plan;
@@ -764,38 +824,8 @@ static Status scan_line(Scan *s) {
     Py_ssize_t hint = 0;
     for (;;) {
         if (s->p >= s->end || *s->p != '"') return DECLINE;
-        /* The common case first: the key is, byte for byte, one of the next few columns' names (a name holds
-         * no quote or backslash, so a match followed by '"' is the whole key, unescaped). */
-        Py_ssize_t column = -1;
-        const unsigned char *k = s->p + 1;
-        for (Py_ssize_t i = hint; i < plan->ncols && i < hint + 4; i++) {
-            const Column *c = &plan->cols[i];
-            if (c->plain_name && s->end - k > c->len && k[c->len] == '"' && same_bytes(k, c->name, c->len)) {
-                column = i;
-                s->p = k + c->len + 1;
-                break;
-            }
-        }
-        if (column < 0) {
-        /* The key: undecoded bytes when it has no escape, else decoded. */
-        const unsigned char *q = k;
-        while (q < s->end && string_class[*q]) q++;
-        if (q < s->end && *q == '"') {
-            if (q - k > MAX_KEY) return DECLINE;
-            memcpy(s->key, k, (size_t)(q - k));
-            s->key_len = q - k;
-            s->p = q + 1;
-        } else {
-            Buf key = {0};
-            int special = 0;
-            st = scan_string(s, &key, &special);
-            if (st || key.len > MAX_KEY) { free(key.data); return st ? st : DECLINE; }
-            if (key.len) memcpy(s->key, key.data, key.len);
-            s->key_len = (Py_ssize_t)key.len;
-            free(key.data);
-        }
-        column = find_column(plan, s->key, s->key_len, hint);
-        }
+        Py_ssize_t column;
+        if ((st = read_key(s, hint, &column))) return st;
         skip_ws(s);
         if (s->p >= s->end || *s->p != ':') return DECLINE;
         s->p++;
@@ -814,6 +844,140 @@ static Status scan_line(Scan *s) {
         return DECLINE;
     }
     return s->p == s->end ? OK : DECLINE;
+}
+
+/* ---- Zeek TSV ------------------------------------------------------------------------------------- */
+
+/* A TSV log's layout: its header's fields in order, each with the output column it fills (or -1: a field that
+ * is not an output column, validated and counted as dropped) and the rule of its type. */
+typedef struct {
+    Py_ssize_t nfields, ncols;
+    Column *fields;          /* name, kind, is_list, high of each field's type */
+    Py_ssize_t *out;         /* the output column of each field, or -1 */
+    Buf separator, set_separator, empty, unset;
+} TsvPlan;
+
+static inline int is_marker(const unsigned char *a, const unsigned char *b, const Buf *marker) {
+    return (size_t)(b - a) == marker->len && !memcmp(a, marker->data, marker->len);
+}
+
+/* A TSV text field as Zeek's JSON writer shows it, as the reference does: \xNN and \\ escapes decoded,
+ * then valid UTF-8 kept, other bytes and control characters but \b \t \n \f \r written \xNN. */
+static Status tsv_text(const unsigned char *a, const unsigned char *b, Buf *out, int *special) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char small[256];
+    unsigned char *bytes = small;
+    size_t n = 0;
+    if ((size_t)(b - a) > sizeof small && !(bytes = malloc((size_t)(b - a)))) return NOMEM;
+    for (const unsigned char *p = a; p < b;) {
+        unsigned v;
+        if (*p == '\\' && b - p >= 4 && p[1] == 'x' && !hex2(p + 2, &v)) {
+            bytes[n++] = (unsigned char)v;
+            p += 4;
+        } else if (*p == '\\' && b - p >= 2 && p[1] == '\\') {
+            bytes[n++] = '\\';
+            p += 2;
+        } else {
+            bytes[n++] = *p++;
+        }
+    }
+    Status st = OK;
+    for (size_t i = 0; i < n && st == OK;) {
+        unsigned c = bytes[i];
+        int len = c < 0x80 ? 1 : utf8_length(bytes + i, bytes + n);
+        if (c < 0x80 && (c <= 0x07 || c == 0x0b || (c >= 0x0e && c <= 0x1f))) len = 0;
+        if (!len) {  /* one byte as the four characters \xNN */
+            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            if (buf_put(out, esc, 4)) st = NOMEM;
+            i++;
+            continue;
+        }
+        if (c == ',' || c == '"' || c == '\r' || c == '\n') *special = 1;
+        if (buf_put(out, (const char *)bytes + i, (size_t)len)) st = NOMEM;
+        i += (size_t)len;
+    }
+    if (bytes != small) free(bytes);
+    return st;
+}
+
+/* One scalar TSV field (not the unset marker) by its type's rule, into out. */
+static Status tsv_scalar(Scan *s, const Column *type, const unsigned char *a, const unsigned char *b, Buf *out,
+                         int *special) {
+    switch (type->kind) {
+    case K_STRING:
+        return tsv_text(a, b, out, special);
+    case K_BOOL:
+        if (b - a == 1 && *a == 'T') return buf_put(out, "true", 4) ? NOMEM : OK;
+        if (b - a == 1 && *a == 'F') return buf_put(out, "false", 5) ? NOMEM : OK;
+        return DECLINE;
+    default: {
+        if (a == b || (*a != '-' && (*a < '0' || *a > '9'))) return DECLINE;
+        s->p = a;
+        s->end = b;
+        Status st = number_value(s, type, out, 1);
+        return st ? st : (s->p == b ? OK : DECLINE);
+    }
+    }
+}
+
+/* One field into the line's cells (or validated only, for a field that is not an output column). */
+static Status tsv_field(Scan *s, const TsvPlan *plan, Py_ssize_t i, const unsigned char *a, const unsigned char *b) {
+    const Column *type = &plan->fields[i];
+    Py_ssize_t column = plan->out[i];
+    Buf *sc = &s->scratch;
+    size_t start = sc->len;
+    int special = 0;
+    Status st = OK;
+    if (is_marker(a, b, &plan->unset)) return OK;  /* unset: an empty cell, and not a dropped key */
+    if (type->is_list) {
+        if (!is_marker(a, b, &plan->empty)) {
+            const Buf *sep = &plan->set_separator;
+            const unsigned char *e = a;
+            for (int first = 1; st == OK; first = 0) {
+                const unsigned char *next = sep->len ? memmem(e, (size_t)(b - e), sep->data, sep->len) : NULL;
+                const unsigned char *end = next ? next : b;
+                if (!first) {
+                    special = 1;
+                    if (buf_byte(sc, ',')) return NOMEM;
+                }
+                if (!is_marker(e, end, &plan->unset)) st = tsv_scalar(s, type, e, end, sc, &special);
+                if (!next) break;
+                e = next + sep->len;
+            }
+        }
+    } else if (!(type->kind == K_STRING && is_marker(a, b, &plan->empty))) {
+        st = tsv_scalar(s, type, a, b, sc, &special);
+    }
+    if (st) return st;
+    if (column < 0) {  /* a field that is not an output column: counted, its text not kept */
+        sc->len = start;
+        if (type->len > MAX_KEY) return DECLINE;
+        s->key_len = type->len;
+        memcpy(s->key, type->name, (size_t)type->len);
+        return note_dropped(s);
+    }
+    if (special && (st = quote_in_place(sc, start))) return st;
+    s->cell_start[column] = start;
+    s->cell_len[column] = sc->len - start;
+    return OK;
+}
+
+/* One data line (no '#' line, CR removed) into its cells. */
+static Status tsv_line(Scan *s, const TsvPlan *plan, const unsigned char *a, const unsigned char *b) {
+    s->scratch.len = 0;
+    s->nline_dropped = 0;
+    for (Py_ssize_t i = 0; i < plan->ncols; i++) s->cell_len[i] = 0;
+    const Buf *sep = &plan->separator;
+    const unsigned char *field = a;
+    for (Py_ssize_t i = 0; i < plan->nfields; i++) {
+        const unsigned char *next = memmem(field, (size_t)(b - field), sep->data, sep->len);
+        if ((next == NULL) != (i == plan->nfields - 1)) return DECLINE;  /* another number of fields */
+        const unsigned char *end = next ? next : b;
+        Status st = tsv_field(s, plan, i, field, end);
+        if (st) return st;
+        field = end + sep->len;
+    }
+    return OK;
 }
 
 /* ---- the Python face ------------------------------------------------------------------------------ */
@@ -897,20 +1061,16 @@ PyDoc_STRVAR(convert_doc,
 "declined: (line index, start, end, csv position) of each line left to the reference, in order; its row\n"
 "(if any) belongs at that position of csv. dropped: key -> lines holding it, over the settled lines.");
 
-static PyObject *kernel_convert(PyObject *self, PyObject *args) {
-    PyObject *capsule;
-    Py_buffer view;
-    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
-    Plan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.plan");
-    if (!plan) { PyBuffer_Release(&view); return NULL; }
-
+/* The block loop both formats share: lines settled into `out` or declined, counted, with the GIL released.
+ * tsv: NULL for NDJSON lines (scan_line with `plan`), else Zeek TSV data lines (tsv_line). */
+static PyObject *convert_block(const Plan *plan, const TsvPlan *tsv, Py_ssize_t ncols, Py_buffer view) {
     Scan s;
     memset(&s, 0, sizeof s);
     s.plan = plan;
     struct lconv *lc = localeconv();
     s.long_numbers = lc && lc->decimal_point && !strcmp(lc->decimal_point, ".");
-    s.cell_start = malloc(sizeof(size_t) * (size_t)(plan->ncols + 1));
-    s.cell_len = malloc(sizeof(size_t) * (size_t)(plan->ncols + 1));
+    s.cell_start = malloc(sizeof(size_t) * (size_t)(ncols + 1));
+    s.cell_len = malloc(sizeof(size_t) * (size_t)(ncols + 1));
     Buf out = {0};
     Declined *declined = NULL;
     Py_ssize_t ndeclined = 0, declined_cap = 0;
@@ -925,16 +1085,27 @@ static PyObject *kernel_convert(PyObject *self, PyObject *args) {
         const unsigned char *nl = memchr(line, '\n', (size_t)(block_end - line));
         const unsigned char *line_end = nl ? nl : block_end;
         const unsigned char *a = line, *b = line_end;
-        while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
+        if (tsv) {  /* blank as bytes.strip() sees it; one CR at the end is not data */
+            while (a < b && (*a == ' ' || *a == '\t' || *a == '\r' || *a == '\v' || *a == '\f')) a++;
+            if (a < b) a = line;
+            if (b > a && b[-1] == '\r') b--;
+        } else {
+            while (a < b && (*a == ' ' || *a == '\t' || *a == '\r')) a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) b--;
+        }
         if (a == b) {
             blank++;
         } else {
-            s.p = a;
-            s.end = b;
-            Status st = scan_line(&s);
+            Status st;
+            if (tsv) {
+                st = *a == '#' ? DECLINE : tsv_line(&s, tsv, a, b);
+            } else {
+                s.p = a;
+                s.end = b;
+                st = scan_line(&s);
+            }
             if (st == OK) {
-                for (Py_ssize_t i = 0; i < plan->ncols && st == OK; i++) {
+                for (Py_ssize_t i = 0; i < ncols && st == OK; i++) {
                     if (i && buf_byte(&out, ',')) st = NOMEM;
                     else if (s.cell_len[i] && buf_put(&out, s.scratch.data + s.cell_start[i], s.cell_len[i])) st = NOMEM;
                 }
@@ -1000,7 +1171,114 @@ done:
     return result;
 }
 
+static PyObject *kernel_convert(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer view;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
+    Plan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.plan");
+    if (!plan) { PyBuffer_Release(&view); return NULL; }
+    return convert_block(plan, NULL, plan->ncols, view);
+}
+
+PyDoc_STRVAR(convert_tsv_doc,
+"convert_tsv(tsv_plan, block) -> (csv, declined, lines, rows, blank, dropped)\n\n"
+"As convert_ndjson, for the data lines of a Zeek TSV log under the header tsv_plan was made for; a line\n"
+"starting with '#' is declined.");
+
+static PyObject *kernel_convert_tsv(PyObject *self, PyObject *args) {
+    PyObject *capsule;
+    Py_buffer view;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*", &capsule, &view)) return NULL;
+    TsvPlan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.tsv_plan");
+    if (!plan) { PyBuffer_Release(&view); return NULL; }
+    return convert_block(NULL, plan, plan->ncols, view);
+}
+
+static void tsv_plan_free(PyObject *capsule) {
+    TsvPlan *plan = PyCapsule_GetPointer(capsule, "zeekflow.kernel.tsv_plan");
+    if (!plan) return;
+    for (Py_ssize_t i = 0; i < plan->nfields; i++) free(plan->fields[i].name);
+    free(plan->fields);
+    free(plan->out);
+    free(plan->separator.data);
+    free(plan->set_separator.data);
+    free(plan->empty.data);
+    free(plan->unset.data);
+    free(plan);
+}
+
+PyDoc_STRVAR(tsv_plan_doc,
+"tsv_plan(ncols, fields, separator, set_separator, empty, unset) -> capsule\n\n"
+"A TSV header's layout: fields is a sequence of (name: bytes, kind: str, is_list: bool, high: int,\n"
+"output column: int or -1), one per #fields entry, typed as plan() types columns.");
+
+static PyObject *kernel_tsv_plan(PyObject *self, PyObject *args) {
+    Py_ssize_t ncols;
+    PyObject *fields;
+    const char *markers[4];
+    Py_ssize_t lengths[4];
+    (void)self;
+    if (!PyArg_ParseTuple(args, "nOy#y#y#y#", &ncols, &fields, &markers[0], &lengths[0], &markers[1], &lengths[1],
+                          &markers[2], &lengths[2], &markers[3], &lengths[3]))
+        return NULL;
+    if (lengths[0] == 0) { PyErr_SetString(PyExc_ValueError, "the separator is empty"); return NULL; }
+    PyObject *seq = PySequence_Fast(fields, "fields must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    TsvPlan *plan = calloc(1, sizeof *plan);
+    PyObject *capsule = NULL;
+    if (!plan) { Py_DECREF(seq); return PyErr_NoMemory(); }
+    plan->ncols = ncols;
+    plan->nfields = n;
+    plan->fields = calloc((size_t)(n ? n : 1), sizeof(Column));
+    plan->out = calloc((size_t)(n ? n : 1), sizeof(Py_ssize_t));
+    Buf *bufs[4] = {&plan->separator, &plan->set_separator, &plan->empty, &plan->unset};
+    if (!plan->fields || !plan->out) { PyErr_NoMemory(); goto fail; }
+    for (int i = 0; i < 4; i++)
+        if (buf_reserve(bufs[i], (size_t)lengths[i] + 1) || buf_put(bufs[i], markers[i], (size_t)lengths[i])) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *name, *kind;
+        Py_ssize_t len, kind_len, column;
+        int is_list;
+        unsigned long long high;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "y#s#pKn", &name, &len, &kind, &kind_len,
+                              &is_list, &high, &column))
+            goto fail;
+        if (kind_len != 1 || !strchr("uintbs", kind[0]) || column < -1 || column >= ncols) {
+            PyErr_Format(PyExc_ValueError, "bad field %zd", i);
+            goto fail;
+        }
+        Column *c = &plan->fields[i];
+        if (!(c->name = malloc((size_t)len + 1))) { PyErr_NoMemory(); goto fail; }
+        memcpy(c->name, name, (size_t)len);
+        c->len = len;
+        c->kind = kind[0];
+        c->is_list = is_list;
+        c->high = high;
+        plan->out[i] = column;
+    }
+    capsule = PyCapsule_New(plan, "zeekflow.kernel.tsv_plan", tsv_plan_free);
+    if (!capsule) goto fail;
+    Py_DECREF(seq);
+    return capsule;
+fail:
+    for (Py_ssize_t i = 0; plan->fields && i < n; i++) free(plan->fields[i].name);
+    free(plan->fields);
+    free(plan->out);
+    for (int i = 0; i < 4; i++) free(bufs[i]->data);
+    free(plan);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef kernel_methods[] = {
+    {"tsv_plan", kernel_tsv_plan, METH_VARARGS, tsv_plan_doc},
+    {"convert_tsv", kernel_convert_tsv, METH_VARARGS, convert_tsv_doc},
     {"plan", kernel_plan, METH_O, plan_doc},
     {"convert_ndjson", kernel_convert, METH_VARARGS, convert_doc},
     {NULL, NULL, 0, NULL},

@@ -27,8 +27,9 @@ from typing import Any, Callable
 
 import fsspec
 
+from .kernel import NativeTsvBlocks, native_tsv_blocks
 from .render import BlockConverter, BlockResult, RejectCollector
-from .schema import Kind, element_type, kind_of
+from .schema import Column, Kind, element_type, kind_of
 from .types import scalar_type
 
 # Zeek's LogAscii defaults, used only for a directive that a file's header leaves out.
@@ -265,6 +266,31 @@ class TsvBlockConverter:
         self.header_before = header_before
         self.names_line = names_line
         self._layouts: dict[TsvHeader, _Layout] = {}
+        # The native kernel's converter for each header (None: that header's lines take the Python path).
+        self._native: dict[TsvHeader, NativeTsvBlocks | None] = {}
+
+    @property
+    def kernel(self) -> str:
+        """``native`` when the C kernel converts this log's data lines, ``python`` otherwise."""
+        return "native" if any(self._native.values()) else "python"
+
+    def _native_for(self, header: TsvHeader | None) -> NativeTsvBlocks | None:
+        if header is None or self.renderer.kernel != "native":
+            return None
+        if header not in self._native:
+            native = None
+            if self._layout(header).error is None:
+                try:
+                    fields = [Column(name, zeek_type) for name, zeek_type in zip(header.fields, header.types)]
+                    for field in fields:
+                        field.kind  # noqa: B018 - an unknown type raises here
+                except ValueError:
+                    fields = None
+                if fields is not None:
+                    native = native_tsv_blocks(self.renderer.columns, fields, header.separator,
+                                               header.set_separator, header.empty_field, header.unset_field)
+            self._native[header] = native
+        return self._native[header]
 
     def _layout(self, header: TsvHeader | None) -> _Layout:
         if header is None:
@@ -282,6 +308,18 @@ class TsvBlockConverter:
             self.header_before = None
         if not block:
             return BlockResult()
+        # A block of data lines only (no header line, no zeek-cut names line) can go to the native kernel,
+        # which declines to the Python path below every line it is not certain of.
+        native = self._native_for(self.header)
+        if (native is not None and not (self.names_line and base_offset == 0) and not block.startswith(b"#")
+                and b"\n#" not in block):
+            result = native.convert(block, base_offset, self._convert_python)
+            if result is not None:
+                return result
+        return self._convert_python(block, base_offset)
+
+    def _convert_python(self, block: bytes, base_offset: int) -> BlockResult:
+        """The Python conversion of ``block``, header lines included: the reference for TSV."""
         body = block[:-1] if block.endswith(b"\n") else block
         raw_lines = body.split(b"\n")
         rejects = RejectCollector(self.renderer.input_name, raw_lines, base_offset)
