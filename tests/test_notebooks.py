@@ -102,10 +102,15 @@ def test_explore_notebook_on_the_real_port_scan(samples, cluster, tmp_path) -> N
 
 
 @pytest.mark.cluster
-def test_bounded_memory_notebook(cluster, tmp_path) -> None:
+def test_bounded_memory_notebook(tmp_path) -> None:
+    """The default path: the notebook's own LocalCluster, whose workers must be built as zeekflow convert's."""
+    from workflows.cluster import WORKER_MALLOC_ENVIRON
+
     notebook = run_notebook("bounded_memory.ipynb", {
-        "LINE_COUNTS": [2000, 8000], "PARTITION_SIZE": "128KiB", "SCHEDULER": cluster.scheduler_address,
+        "LINE_COUNTS": [2000, 8000], "PARTITION_SIZE": "128KiB", "SCHEDULER": None, "WORKERS": 2,
         "WORK_DIR": str(tmp_path)}, tmp_path)
+    settings = ", ".join(f"{name}={value}" for name, value in WORKER_MALLOC_ENVIRON.items())
+    assert f"2 workers with zeekflow convert's malloc settings ({settings})" in tagged_text(notebook, "workers")
     printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
     found = re.search(r"input grew ([\d.]+)x, peak worker memory ([\d.]+)x", printed)
     assert found, printed

@@ -110,6 +110,26 @@ def check_scheduler(address: str, security: Security | None, timeout_s: float, h
         raise UsageError(f"{address} is not a Dask scheduler (it answered as {kind}); give the scheduler's address")
 
 
+def local_cluster(workers: int | None = None, security: Security | None = None,
+                  silence_logs: int | None = None) -> LocalCluster:
+    """The LocalCluster ``zeekflow convert`` runs on: ``workers`` single-threaded worker processes (default:
+    one per CPU) with ``worker_malloc_settings``, scheduler and dashboard on loopback (the dashboard on a free
+    port). With ``security`` the scheduler and workers speak TLS (``Security.temporary()`` for a cluster only
+    its own clients can use); without it, plain TCP that any local process can reach. Logs as
+    ``embedded_log_level`` unless ``silence_logs`` says otherwise. The caller closes it."""
+    with dask.config.set(worker_malloc_settings()):
+        return LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            protocol="tls://" if security is not None else None,
+            security=security,
+            dashboard_address="127.0.0.1:0",
+            silence_logs=embedded_log_level() if silence_logs is None else silence_logs,
+        )
+
+
 @contextmanager
 def open_client(
     scheduler: str | None = None,
@@ -149,17 +169,7 @@ def open_client(
     # a certificate made for this run and kept in memory, which its scheduler, workers and client present to
     # each other (mutual TLS). A client without it is refused at the handshake.
     security = Security.temporary()
-    with dask.config.set(worker_malloc_settings()):
-        cluster = LocalCluster(
-            n_workers=workers or default_workers(),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            protocol="tls://",
-            security=security,
-            dashboard_address="127.0.0.1:0",
-            silence_logs=embedded_log_level(),
-        )
+    cluster = local_cluster(workers, security)
     try:
         with Client(cluster, set_as_default=False, security=security) as client:
             yield client

@@ -15,6 +15,7 @@ import sys
 import pandas as pd
 from distributed import Client
 
+from ..cluster import WORKER_MALLOC_ENVIRON
 from ..convert import convert
 from ..generate import generate_capture
 from ..options import ConvertOptions
@@ -43,6 +44,23 @@ def current_rss_bytes() -> int:
     import psutil  # distributed depends on it
 
     return psutil.Process().memory_info().rss
+
+
+def _malloc_environ() -> dict[str, str | None]:
+    return {name: os.environ.get(name) for name in WORKER_MALLOC_ENVIRON}
+
+
+def worker_malloc_report(client: Client) -> str:
+    """One line saying whether every worker of the client's cluster runs with the malloc settings that
+    ``zeekflow convert``'s own workers get (``cluster.WORKER_MALLOC_ENVIRON``): glibc's thresholds change a
+    worker's memory and CPU per line, so a profile of other workers measures something else."""
+    wanted = {name: str(value) for name, value in WORKER_MALLOC_ENVIRON.items()}
+    seen = client.run(_malloc_environ)
+    settings = ", ".join(f"{name}={value}" for name, value in wanted.items())
+    if all(environ == wanted for environ in seen.values()):
+        return f"{len(seen)} workers with zeekflow convert's malloc settings ({settings})"
+    others = sorted({", ".join(f"{name}={value}" for name, value in environ.items()) for environ in seen.values()})
+    return f"workers differ from zeekflow convert's malloc settings ({settings}): {'; '.join(others)}"
 
 
 def measure_conversion(client: Client, capture: str, output: str, partition_size: str | int = "8MiB",

@@ -10,18 +10,19 @@ import logging
 
 from distributed import Client, LocalCluster
 
-from ..cluster import dashboard_link
+from ..cluster import dashboard_link, local_cluster
 from ..progress import Progress, Reporter, format_progress
 
 
 def connect(scheduler: str | None = None, workers: int = 2) -> Client:
-    """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` single-threaded
-    processes listening on loopback (dashboard on a free port). ``close(client)`` ends what was started."""
+    """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` workers built as
+    ``zeekflow convert`` builds its own (``cluster.local_cluster``: single-threaded processes with the same
+    malloc settings, on loopback, the dashboard on a free port), so what a notebook measures is what a run's
+    workers do. It speaks plain TCP, since a conversion from the notebook joins it by address.
+    ``close(client)`` ends what was started."""
     if scheduler:
         return Client(scheduler, timeout=30)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
-    return Client(cluster)
+    return Client(local_cluster(workers, silence_logs=logging.ERROR))
 
 
 def close(client: Client) -> None:
