@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workflows import ConvertOptions, prepare
-from workflows.parquet import ParquetBlocks, ValueCollector
+from workflows import parquet
+from workflows.parquet import CsvTableSink, ParquetBlocks, ValueCollector
+from workflows.render import BlockConverter
 from workflows.schema import Column
 
 COLUMNS = (
@@ -85,23 +87,41 @@ def _tables(converter, block: bytes, base_offset: int = 0):
     return result, converter.take()
 
 
+def _assert_equal(got_table, want_table) -> None:
+    assert got_table.schema.equals(want_table.schema, check_metadata=True)
+    if not got_table.equals(want_table):
+        for name in want_table.column_names:  # say which column differs
+            assert got_table.column(name).to_pylist() == want_table.column(name).to_pylist(), name
+    assert got_table.equals(want_table)
+
+
 def assert_same(columns, blocks: list[bytes], input_name: str = "in") -> int:
-    """Convert ``blocks`` (consecutive whole-line blocks of one input) both ways; return the rows compared."""
+    """Convert ``blocks`` (consecutive whole-line blocks of one input) both ways; return the rows compared.
+
+    Twice: through ParquetBlocks (what a task runs, which may send a block the value path), and through
+    the sink alone over a plain BlockConverter's rows, with every doubtful cell looked up however many."""
     old, new = ValueCollector(columns, input_name), ParquetBlocks(columns, input_name)
+    plain, sink = BlockConverter(columns, input_name), CsvTableSink(columns)
     offset = rows = 0
     for block in blocks:
         want, want_tables = _tables(old, block, offset)
         got, got_tables = _tables(new, block, offset)
-        assert (got.lines, got.rows, got.rejected, got.blank, got.dropped_fields) == (
-            want.lines, want.rows, want.rejected, want.blank, want.dropped_fields)
-        assert got.rejects == want.rejects
+        csv_result = plain.convert(block, offset)
+        for result in (got, csv_result):
+            assert (result.lines, result.rows, result.rejected, result.blank, result.dropped_fields) == (
+                want.lines, want.rows, want.rejected, want.blank, want.dropped_fields)
+            assert result.rejects == want.rejects
         assert len(got_tables) == len(want_tables)  # one row group per block with rows, as before
         for got_table, want_table in zip(got_tables, want_tables):
-            assert got_table.schema.equals(want_table.schema, check_metadata=True)
-            if not got_table.equals(want_table):
-                for name in want_table.column_names:  # say which column differs
-                    assert got_table.column(name).to_pylist() == want_table.column(name).to_pylist(), name
-            assert got_table.equals(want_table)
+            _assert_equal(got_table, want_table)
+        if want.rows:
+            share, parquet._LOOKUP_SHARE = parquet._LOOKUP_SHARE, 1
+            try:
+                table = sink.table(block, offset, csv_result)
+            finally:
+                parquet._LOOKUP_SHARE = share
+            assert table is not None
+            _assert_equal(table, want_tables[0])
         offset += len(block)
         rows += want.rows
     return rows

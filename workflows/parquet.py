@@ -49,8 +49,10 @@ _DIGITS_STRING = re.compile(rb'"[0-9]+"')
 # How the converters write numbers (Python's repr): an integer, or a float with "." or an exponent.
 _INTEGER_TEXT = r"^-?[0-9]+$"
 _FLOAT_TEXT = r"^-?[0-9]+(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?$"
-# A block whose cells to look up are more than one in this many of its rows parses all its rows at once.
+# A block whose cells to look up are more than one in this many of its rows takes the value path.
 _LOOKUP_SHARE = 8
+# Blocks a ParquetBlocks offers the kernel and the sink before giving up on them, if more went the value path.
+_TRIAL = 3
 
 
 def require_pyarrow() -> None:
@@ -199,8 +201,8 @@ class CsvTableSink:
     ``true``/``false`` are the booleans); times, sets and vectors are read as text and finished here, with
     Arrow's compute functions on the common forms. The table equals, cell for cell, the one the value path
     (``ValueCollector``) builds from the same lines: a cell whose CSV text is ambiguous is looked up in its
-    line. ``table`` returns None when the rows cannot be matched to the block's lines (the caller then takes
-    the value path).
+    line. ``table`` returns None when the rows cannot be matched to the block's lines, or when more than one
+    row in eight would have to be looked up (the caller then takes the value path).
     """
 
     def __init__(self, columns: Sequence[Column]) -> None:
@@ -244,19 +246,16 @@ class CsvTableSink:
             if lines is None:
                 return None
             if len(rows) * _LOOKUP_SHARE > result.rows:
-                rows = np.arange(result.rows)  # many: one parse of all of them
-            records = _parse([lines[row] for row in rows] if len(rows) < result.rows else lines)
+                return None  # the value path costs less than looking most rows up
+            records = _parse([lines[row] for row in rows])
             if records is None:
                 return None
+            index = np.arange(result.rows)
+            index[rows] = result.rows + np.arange(len(rows))
             for position in doubts:
                 column, arrow_type = self.columns[position], self.schema.field(position).type
                 exact = _values_array(column, [r.get(column.name) for r in records], arrow_type)
-                if len(rows) == result.rows:
-                    arrays[position] = exact
-                else:
-                    index = np.arange(result.rows)
-                    index[rows] = result.rows + np.arange(len(rows))
-                    arrays[position] = pa.concat_arrays([arrays[position], exact]).take(pa.array(index))
+                arrays[position] = pa.concat_arrays([arrays[position], exact]).take(pa.array(index))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _finish(self, column: Column, arrow_type, cells, marks: _Marks):
@@ -356,37 +355,57 @@ def _lists(column: Column, arrow_type, cells, marks: _Marks):
 
 
 class ParquetBlocks:
-    """Converts NDJSON blocks for Parquet output: the plain converter's CSV rows, rejects and counts, its
-    rows typed by ``CsvTableSink``; a block the sink declines takes the value path (``ValueCollector``)."""
+    """Converts NDJSON blocks for Parquet output with the native kernel: its CSV rows, rejects and counts
+    (those of ``BlockConverter``, whose reference converts each line the kernel declines), typed by
+    ``CsvTableSink``. A block the kernel declines whole (ISO 8601 times everywhere...), or whose cells the
+    sink would mostly have to look up, takes the value path (``ValueCollector``), so no block costs much
+    more than it did there; a converter whose blocks mostly go that way stops offering them after a few."""
 
     def __init__(self, columns: Sequence[Column], input_name: str) -> None:
-        self.converter = BlockConverter(columns, input_name)
+        from .kernel import native_blocks
+
+        self._native = native_blocks(columns)
+        self._reference = BlockConverter(columns, input_name, fast_path=False)
+        self._values = ValueCollector(columns, input_name)
         self.sink = CsvTableSink(columns)
         self.schema = self.sink.schema
-        self._values: ValueCollector | None = None
         self.tables: list[Any] = []
+        self._taken = self._declined = 0
 
     @property
     def kernel(self) -> str:
-        return self.converter.kernel
+        return "native" if self._native is not None and self._taken else "python"
 
     def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
-        result = self.converter.convert(block, base_offset)
-        if result.rows:
-            table = self.sink.table(block, base_offset, result)
-            if table is None:
-                if self._values is None:
-                    self._values = ValueCollector(self.converter.columns, self.converter.input_name)
-                result = self._values.convert(block, base_offset)
-                self.tables.extend(self._values.take())
-            else:
-                self.tables.append(table)
-        result.csv = b""
+        result = table = None
+        if self._native is not None and not (self._declined >= _TRIAL and self._declined > self._taken):
+            result = self._native.convert(block, base_offset, self._reference.convert)
+            if result is not None and result.rows:
+                table = self.sink.table(block, base_offset, result)
+            if result is not None and (table is not None or not result.rows):
+                self._taken += 1
+                if table is not None:
+                    self.tables.append(table)
+                result.csv = b""
+                return result
+            self._declined += 1
+        result = self._values.convert(block, base_offset)
+        self.tables.extend(self._values.take())
         return result
 
     def take(self) -> list[Any]:
         tables, self.tables = self.tables, []
         return tables
+
+
+def parquet_converter(columns: Sequence[Column], input_name: str, transforms=None) -> ParquetBlocks | ValueCollector:
+    """The converter of NDJSON blocks for Parquet output: ``ParquetBlocks`` where the native kernel was built
+    and no value transform is asked for, else the value path."""
+    from .kernel import native_blocks
+
+    if transforms or native_blocks(columns) is None:
+        return ValueCollector(columns, input_name, transforms)
+    return ParquetBlocks(columns, input_name)
 
 
 class ParquetShardWriter:

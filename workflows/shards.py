@@ -54,14 +54,13 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
     transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
     name = display_name(partition.path)  # what reject records call the input
     if spec.output_format == "parquet":
-        from .parquet import ParquetBlocks, ParquetShardWriter, ValueCollector
+        from .parquet import ParquetShardWriter, ValueCollector, parquet_converter
 
-        ndjson = partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers)
-        if ndjson and not transforms:
-            # The converter's CSV rows typed by Arrow's CSV reader (parquet.CsvTableSink).
-            blocks = ParquetBlocks(spec.columns, name)
+        if partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers):
+            # NDJSON: the kernel's CSV rows typed by Arrow's CSV reader, where it can (parquet.ParquetBlocks).
+            blocks = parquet_converter(spec.columns, name, transforms)
             return blocks, ParquetShardWriter(path, blocks)
-        # TSV inputs and value transforms (--ts-format, --csv-safe) build the table from the checked values.
+        # TSV inputs build the table from the checked values.
         renderer: BlockConverter = ValueCollector(spec.columns, name, transforms)
         writer: ShardWriter = ParquetShardWriter(path, renderer)
     else:
