@@ -61,6 +61,14 @@ class BlockResult:
     blank: int = 0
     dropped_fields: Counter = field(default_factory=Counter)
 
+    def extend(self, later: "BlockResult") -> "BlockResult":
+        """This result followed by the result of the lines after it (same block): one result."""
+        return BlockResult(
+            csv=self.csv + later.csv, rejects=self.rejects + later.rejects, lines=self.lines + later.lines,
+            rows=self.rows + later.rows, rejected=self.rejected + later.rejected, blank=self.blank + later.blank,
+            dropped_fields=self.dropped_fields + later.dropped_fields,
+        )
+
 
 class RejectCollector:
     """Collects rejected lines of a block with their byte offsets (computed only when a line is rejected).

@@ -308,15 +308,34 @@ class TsvBlockConverter:
             self.header_before = None
         if not block:
             return BlockResult()
-        # A block of data lines only (no header line, no zeek-cut names line) can go to the native kernel,
-        # which declines to the Python path below every line it is not certain of.
+        if self.renderer.kernel != "native" or (self.names_line and base_offset == 0):
+            return self._convert_python(block, base_offset)
+        # Header lines take the Python path, which keeps the header in force; the runs of data lines between
+        # them go to the native kernel, which declines to the Python path every line it is not certain of.
+        starts = [0] if block.startswith(b"#") else []
+        at = block.find(b"\n#")
+        while at >= 0:
+            starts.append(at + 1)
+            at = block.find(b"\n#", at + 1)
+        results = []
+        done = 0
+        for start in starts:
+            if start > done:
+                results.append(self._data_lines(block[done:start], base_offset + done))
+            done = block.find(b"\n", start) + 1 or len(block)
+            results.append(self._convert_python(block[start:done], base_offset + start))
+        if done < len(block):
+            results.append(self._data_lines(block[done:], base_offset + done))
+        result = results[0]
+        for later in results[1:]:
+            result = result.extend(later)
+        return result
+
+    def _data_lines(self, block: bytes, base_offset: int) -> BlockResult:
+        """Lines with no header line among them, under the header in force: the kernel's, or Python's."""
         native = self._native_for(self.header)
-        if (native is not None and not (self.names_line and base_offset == 0) and not block.startswith(b"#")
-                and b"\n#" not in block):
-            result = native.convert(block, base_offset, self._convert_python)
-            if result is not None:
-                return result
-        return self._convert_python(block, base_offset)
+        result = native.convert(block, base_offset, self._convert_python) if native is not None else None
+        return result if result is not None else self._convert_python(block, base_offset)
 
     def _convert_python(self, block: bytes, base_offset: int) -> BlockResult:
         """The Python conversion of ``block``, header lines included: the reference for TSV."""
