@@ -194,12 +194,6 @@ def _uids_of_csv(text: bytes) -> list[str]:
     return [row[rows[0].index("uid")] for row in rows[1:]]
 
 
-def _blank_and_two_objects(data: bytes) -> bool:
-    """A blank line and a line of two objects (here: two events ended by CR alone) in one block."""
-    lines = data.split(b"\n")
-    return b"\r" in data and any(not line.strip() for line in lines[:-1] if not line.startswith(b"#"))
-
-
 def _check_every_path(data: bytes, source: Path, folder: Path, partition: int, is_tsv: bool) -> Run:
     """Convert ``source`` every way and hold each run to the contract; returns the default CSV run."""
     lines = _line_count(data, is_tsv)
@@ -238,10 +232,8 @@ def _check_every_path(data: bytes, source: Path, folder: Path, partition: int, i
     reference = results[-1]
     # The one known case of the msgspec fast path (test_fast_path_keeps_a_blank_line_and_a_line_of_two_objects_
     # apart) is left out of its comparison; the default converter is that path where the kernel is not built.
-    msgspec_bug = not is_tsv and _blank_and_two_objects(data)
     for result, path in zip(results[:2], [BlockConverter(COLUMNS, name).kernel, "python"]):
-        if not (msgspec_bug and path == "python"):
-            assert result == reference, f"{path} path"
+        assert result == reference, f"{path} path"
     assert csv_run.csv.split(b"\n", 1)[1] == reference.csv
     assert reference.rows == csv_run.rows and reference.rejected == csv_run.rejected
     return csv_run
@@ -290,10 +282,6 @@ def test_each_hostile_value_alone_between_good_lines(hostile: Hostile, tmp_path:
         assert run.rejected_offsets in ([], [hostile_offset])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the msgspec fast path (workflows/fastpath.py, used where the native "
-                   "kernel is not built or ZEEKFLOW_KERNEL=python) checks one object a line by the record count only, "
-                   "so a blank line (no record) and a line of two objects (two records) in one block cancel out: "
-                   "it writes both objects as rows instead of one reject and one blank line")
 @pytest.mark.parametrize("block", [
     b'\n{"ts":1.5,"uid":"a"}\r{"ts":2.5,"uid":"b"}\n{"ts":3.5,"uid":"c"}\n',
     b'{"ts":1.5,"uid":"a"} {"ts":2.5,"uid":"b"}\n\n',

@@ -77,6 +77,8 @@ _CELL_QUOTE_BYTES = _CELL_QUOTE.encode("utf-8")
 # Keys that are not output columns the fast path learns, at most: past that, a block with yet another one
 # takes the reference path (which counts any number of them).
 MAX_DROPPED_KEYS = 64
+# A line holding nothing but JSON whitespace (msgspec's decode_lines yields no record for it).
+_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r]*(?:\n|\Z)")
 _UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
 # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError; a value nested deeper than msgspec recurses is
 # a RecursionError (the reference path then finds that line and rejects or drops it as usual).
@@ -168,8 +170,9 @@ class FastPath:
         except _DECODE_ERRORS:
             return None
         # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
-        # two (two objects on one line), so the right count means one object a line.
-        if len(records) != n_lines:
+        # two (two objects on one line): with no blank line, the right count means one object a line (a blank
+        # line and a line of two objects would cancel out).
+        if len(records) != n_lines or _BLANK_LINE.search(block, 0, len(block) - block.endswith(b"\n")):
             return None
         backslashes = b"\\" in text
         if backslashes and text.count(b"\\") != 2 * text.count(b"\\\\"):
