@@ -79,6 +79,17 @@ _CELL_QUOTE_BYTES = _CELL_QUOTE.encode("utf-8")
 MAX_DROPPED_KEYS = 64
 # A line holding nothing but JSON whitespace (msgspec's decode_lines yields no record for it).
 _BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r]*(?:\n|\Z)")
+_LINE_STARTS_BLANK = (b"\n\n", b"\n ", b"\n\t", b"\n\r")
+
+
+def _has_blank_line(block: bytes) -> bool:
+    """Whether some line of ``block`` (its final newline aside) is empty or only JSON whitespace. The
+    substring tests run first: the regex runs only where a line may start with whitespace."""
+    body = block[:-1] if block.endswith(b"\n") else block
+    if (not body or body[:1] in b" \t\r\n" or body[-1:] in b" \t\r\n"
+            or any(start in body for start in _LINE_STARTS_BLANK)):
+        return _BLANK_LINE.search(body) is not None
+    return False
 _UNKNOWN_KEY = re.compile(r"Object contains unknown field `(.*)` - at `\$")
 # orjson.JSONEncodeError (an int beyond 64 bits) is a TypeError; a value nested deeper than msgspec recurses is
 # a RecursionError (the reference path then finds that line and rejects or drops it as usual).
@@ -172,7 +183,7 @@ class FastPath:
         # Every line that is not exactly one JSON object fails the decode, or yields no record (blank) or
         # two (two objects on one line): with no blank line, the right count means one object a line (a blank
         # line and a line of two objects would cancel out).
-        if len(records) != n_lines or _BLANK_LINE.search(block, 0, len(block) - block.endswith(b"\n")):
+        if len(records) != n_lines or _has_blank_line(block):
             return None
         backslashes = b"\\" in text
         if backslashes and text.count(b"\\") != 2 * text.count(b"\\\\"):
