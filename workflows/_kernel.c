@@ -144,16 +144,9 @@ static int hex2(const unsigned char *p, unsigned *out) {
 }
 
 static int hex4(const unsigned char *p, unsigned *out) {
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        v = v * 16 + d;
-    }
-    *out = v;
+    unsigned high, low;
+    if (hex2(p, &high) || hex2(p + 2, &low)) return -1;
+    *out = high << 8 | low;
     return 0;
 }
 
