@@ -480,18 +480,12 @@ static int text_is_repr(const Number *n) {
     }
     if (decpt <= -4 || decpt > 16 || nd > 17) return 0;
     if (nd <= 15) return 1;
-    char lead[3];
-    for (int i = 0, j = 0; i < 3; j++) {  /* the first three significant digits, across the point */
-        if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
-        lead[i++] = (char)digits[j];
-    }
-    if (digits_are_shortest(lead, (int)nd, decpt)) return 1;
     char d[17];
-    for (Py_ssize_t i = 0, j = 0; i < nd; j++) {
-        if (digits + j == n->int_digits + n->n_int) continue;
+    for (Py_ssize_t i = 0, j = 0; i < nd; j++) {  /* the significant digits, across the point */
+        if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
         d[i++] = (char)digits[j];
     }
-    return digits_are_repr(d, (int)nd, decpt);
+    return digits_are_shortest(d, (int)nd, decpt) || digits_are_repr(d, (int)nd, decpt);
 }
 
 static Status put_float(Scan *s, Buf *b, const Number *n) {

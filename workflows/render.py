@@ -211,10 +211,10 @@ def list_cell(column: Column) -> Callable[[Any], str]:
     allowed = _ALLOWED_ELEMENT_TYPES[element_kind]
 
     def checked(value: Any) -> str:
-        reason = _value_error(column, value) if type(value) is list else None
-        if type(value) is list and reason is None:
+        reason = _value_error(column, value)
+        if reason is None and type(value) is list:
             return _list_text(element_kind, value)
-        raise ValueError(reason or _value_error(column, value) or f"{column.name}: does not fit {column.zeek_type}")
+        raise ValueError(reason or f"{column.name}: does not fit {column.zeek_type}")
 
     if element_kind is Kind.STRING:
         def strings(value: Any) -> str:

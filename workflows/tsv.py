@@ -279,16 +279,10 @@ class TsvBlockConverter:
             return None
         if header not in self._native:
             native = None
-            if self._layout(header).error is None:
-                try:
-                    fields = [Column(name, zeek_type) for name, zeek_type in zip(header.fields, header.types)]
-                    for field in fields:
-                        field.kind  # noqa: B018 - an unknown type raises here
-                except ValueError:
-                    fields = None
-                if fields is not None:
-                    native = native_tsv_blocks(self.renderer.columns, fields, header.separator,
-                                               header.set_separator, header.empty_field, header.unset_field)
+            if self._layout(header).error is None:  # every #types entry is a known type
+                fields = [Column(name, zeek_type) for name, zeek_type in zip(header.fields, header.types)]
+                native = native_tsv_blocks(self.renderer.columns, fields, header.separator,
+                                           header.set_separator, header.empty_field, header.unset_field)
             self._native[header] = native
         return self._native[header]
 
