@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from workflows import bench
+from workflows.cluster import embedded_worker_kind
 from workflows.errors import RunFailed, UsageError
 from workflows.generate import generate_capture
 
@@ -134,9 +135,14 @@ def test_ratios_are_zeekflows_lines_per_s_over_each_peers(report: dict) -> None:
 def test_worker_processes_are_measured_one_by_one(report: dict) -> None:
     for section in report["datasets"]:
         engines = _engines(section)
-        assert len(engines["zeekflow-1"]["worker_peak_mb"]) == 1
-        assert len(engines["zeekflow"]["worker_peak_mb"]) == (os.cpu_count() or 1)
-        assert all(mb > 20 for mb in engines["zeekflow"]["worker_peak_mb"])  # a Python process with Dask loaded
+        for name, workers in (("zeekflow-1", 1), ("zeekflow", os.cpu_count() or 1)):
+            kind = engines[name]["runs"][0]["worker_kind"]
+            assert kind == embedded_worker_kind()
+            if kind == "processes":
+                assert len(engines[name]["worker_peak_mb"]) == workers
+                assert all(mb > 20 for mb in engines[name]["worker_peak_mb"])  # a Python process with Dask loaded
+            else:  # worker threads: their memory is the client's
+                assert engines[name]["worker_peak_mb"] == [] and engines[name]["client_peak_mb"] > 20
         assert engines["duckdb"]["worker_peak_mb"] == []
         for name in ("zeekflow", "zeekflow-1"):
             run = engines[name]["runs"][0]
@@ -183,8 +189,12 @@ def test_curve_and_memory_sections(inputs_report: dict) -> None:
     runs = inputs_report["memory"]["runs"]
     assert [r["lines"] for r in runs] == list(MEMORY_LINES)
     assert all(r["lines_per_s"] == round(r["lines"] / r["wall_s"]) for r in runs)
-    assert inputs_report["memory"]["worker_growth"] == round(max(runs[-1]["worker_peak_mb"]) /
-                                                              max(runs[0]["worker_peak_mb"]), 3)
+    if embedded_worker_kind() == "processes":
+        assert inputs_report["memory"]["worker_growth"] == round(max(runs[-1]["worker_peak_mb"]) /
+                                                                  max(runs[0]["worker_peak_mb"]), 3)
+    else:
+        assert inputs_report["memory"]["worker_growth"] is None and all(not r["worker_peak_mb"] for r in runs)
+    assert inputs_report["memory"]["client_growth"] == round(runs[-1]["client_peak_mb"] / runs[0]["client_peak_mb"], 3)
     assert "| partition size |" in inputs_report["stdout"] and "memory growth" in inputs_report["stdout"]
 
 

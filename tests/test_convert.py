@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 import fsspec
@@ -10,6 +11,8 @@ import pytest
 from distributed import LocalCluster
 
 from workflows import ConvertOptions, RunFailed, TooManyRejects, UsageError, convert
+from workflows.cluster import embedded_worker_kind
+from workflows.kernel import kernel_name
 from workflows.schema import CONN
 
 from .reference import reference_convert
@@ -77,12 +80,36 @@ def test_reject_offsets_point_at_the_raw_lines(capture, scheduler, tmp_path):
         assert record["input"] == str(capture) and record["reason"]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_embedded_local_cluster_gives_the_same_bytes_for_1_and_2_workers(capture, expected, tmp_path, workers):
-    csv_bytes, _, summary = run(capture, tmp_path / "out.csv", workers=workers, partition_size="16KiB")
+@pytest.mark.parametrize("workers, kind", [(1, "auto"), (2, "auto"), (2, "threads"), (2, "processes")])
+def test_embedded_local_cluster_gives_the_same_bytes_for_any_workers(capture, expected, tmp_path, workers, kind):
+    csv_bytes, _, summary = run(capture, tmp_path / "out.csv", workers=workers, worker_kind=kind,
+                                partition_size="16KiB")
     assert csv_bytes == expected[0].encode("utf-8")
     assert summary["workers"] == workers
+    assert summary["worker_kind"] == embedded_worker_kind(kind) and summary["worker_kind"] in ("threads", "processes")
+    assert embedded_worker_kind("auto") == ("threads" if kernel_name() == "native" else "processes")
+    # The link the run prints opens the dashboard (a worker-thread cluster's in-memory address names another host).
     assert summary["dashboard"].startswith("http://127.0.0.1:")
+
+
+def test_a_dashboard_link_of_worker_threads_opens_the_dashboard(capture, tmp_path):
+    from distributed import Client
+
+    from workflows.cluster import dashboard_link, local_cluster
+
+    with local_cluster(1, threads=True) as cluster, Client(cluster, set_as_default=False) as client:
+        link = dashboard_link(client)
+        assert client.scheduler.address.startswith("inproc://") and link.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(link, timeout=30) as page:
+            assert page.status == 200 and b"Dask" in page.read()
+
+
+def test_worker_kind_is_for_the_embedded_cluster_only(capture, scheduler, tmp_path):
+    for options, message in (({"scheduler": scheduler, "worker_kind": "threads"}, "--worker-kind"),
+                             ({"worker_kind": "fibres"}, "--worker-kind must be one of auto, threads, processes")):
+        with pytest.raises(UsageError, match=message):
+            run(capture, tmp_path / "out.csv", **options)
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_columns_subset_drops_and_counts_the_rest(capture, scheduler, tmp_path):
@@ -129,13 +156,14 @@ def test_workers_that_cannot_see_the_input_are_named(scheduler, tmp_path):
 
 
 def test_a_task_failing_after_retries_fails_the_run_without_output(tmp_path):
-    # The client's in-memory file is invisible to the worker processes, so every attempt of the task fails.
+    # The client's in-memory file is invisible to worker processes, so every attempt of the task fails.
     with fsspec.open("memory://zeekflow-test/lost.log", "wb") as f:
         f.write(b'{"uid":"C1"}\n')
     out = tmp_path / "o.csv"
     lost = r"partition 0 .* failed: InputChanged: input memory://zeekflow-test/lost.log was removed"
     with pytest.raises(RunFailed, match=lost):
-        convert(ConvertOptions(inputs=["memory://zeekflow-test/lost.log"], output=str(out), workers=1, retries=1))
+        convert(ConvertOptions(inputs=["memory://zeekflow-test/lost.log"], output=str(out), workers=1, retries=1,
+                               worker_kind="processes"))
     assert not out.exists() and not Path(str(out) + ".tmp").exists()
 
 

@@ -67,16 +67,20 @@ async def _intrude(address: str, security: Security | None) -> object:
 
 
 @pytest.mark.cluster
-def test_the_embedded_cluster_refuses_a_client_without_the_runs_credentials(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind, listeners", [
+    ("processes", 4),  # at least the scheduler and dashboard in the client process, a nanny and its worker
+    ("threads", 2),  # the dashboard and the worker's HTTP routes: the worker threads are reached in memory
+])
+def test_the_embedded_cluster_refuses_a_client_without_the_runs_credentials(tmp_path: Path, kind: str,
+                                                                            listeners: int) -> None:
     source = tmp_path / "conn.log"
     source.write_bytes(b'{"ts":1.5,"uid":"C1"}\n' * 1000)
     close_gate(str(source), 4096)  # the partitions after the first ones wait: the cluster is up, the run on
     run = gated_cli("convert", f"gated://{source}", "-o", str(tmp_path / "o.csv"), "--workers", "1",
-                    "--partition-size", "2KiB", "--no-progress")
+                    "--worker-kind", kind, "--partition-size", "2KiB", "--no-progress")
     try:
-        # scheduler and dashboard in the client process, a nanny and a worker in their own
         ports = wait_for("the embedded cluster to listen",
-                         lambda: len(_listening(run.pid)) >= 4 and _listening(run.pid), proc=run)
+                         lambda: len(_listening(run.pid)) >= listeners and _listening(run.pid), proc=run)
         attempts = [(f"{scheme}://127.0.0.1:{port}", security) for port in ports for scheme, security in
                     (("tcp", None), ("tls", Security.temporary()))]  # no certificate; one of another run
 

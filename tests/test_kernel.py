@@ -308,6 +308,19 @@ def test_tsv_fields_agree_with_the_python_path(field: bytes) -> None:
         assert compare_tsv(data, columns, block_size=64) >= 1
 
 
+@pytest.mark.parametrize("order", [(1, 0, 3, 2), (3, 2, 1, 0), (0, 1, 2, 3)])
+def test_tsv_fields_in_any_order_of_the_columns_agree(order) -> None:
+    """The kernel writes a row straight out while fields come in column order, else into cells: both agree."""
+    columns = (Column("ts", "time"), Column("uid", "string"), Column("id.orig_p", "port"), Column("n", "count"))
+    cells = [(b"ts", b"time", b"1591367999.5"), (b"uid", b"string", b"C,1"), (b"id.orig_p", b"port", b"80"),
+             (b"n", b"count", b"-")]
+    fields = [cells[i] for i in order]
+    header = (b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+              b"#fields\t" + b"\t".join(f[0] for f in fields) + b"\n#types\t" + b"\t".join(f[1] for f in fields) + b"\n")
+    data = header + (b"\t".join(f[2] for f in fields) + b"\n") * 50
+    assert compare_tsv(data, columns, block_size=1 << 12) == 1
+
+
 def test_every_real_tsv_sample_agrees_and_takes_the_kernel(samples) -> None:
     taken = 0
     for path in sorted((samples / "tsv").iterdir()) + sorted((samples / "other").glob("*.tsv.log.gz")):

@@ -36,6 +36,9 @@ typedef struct {
     int is_list;     /* a set or vector of `kind` */
     int plain_name;  /* the name holds no '"', '\\' or byte outside printable ASCII: matched undecoded */
     uint64_t high;   /* K_UNSIGNED: the largest value */
+    /* A plain name of at most 15 bytes followed by its closing quote, as two words and the mask of their
+     * bytes that count: matched against a key with two loads. */
+    uint64_t quoted[2], quoted_mask[2];
 } Column;
 
 typedef struct {
@@ -101,7 +104,9 @@ static void init_classes(void) {
 
 /* ---- scanning state ------------------------------------------------------------------------------- */
 
-typedef enum { OK = 0, DECLINE = 1, NOMEM = 2 } Status;
+/* REORDER: a line whose keys are not in column order (or repeat one) while its row is written straight into
+ * the output; it is scanned again into per-column cells. */
+typedef enum { OK = 0, DECLINE = 1, NOMEM = 2, REORDER = 3 } Status;
 
 typedef struct {
     char *name;
@@ -113,8 +118,10 @@ typedef struct {
 typedef struct {
     const Plan *plan;
     const unsigned char *p, *end;   /* the line being scanned */
-    Buf scratch;                     /* the line's cell texts */
+    Buf scratch;                     /* the line's cell texts, when its row is not written in order */
     size_t *cell_start, *cell_len;   /* per column, into scratch; len 0 = empty */
+    Buf *direct;                     /* the output, while the line's cells arrive in column order; else NULL */
+    Py_ssize_t last_column;          /* direct: the last column written on this line, -1 before the first */
     char key[MAX_KEY];
     Py_ssize_t key_len;
     Dropped dropped[MAX_DROPPED];
@@ -188,11 +195,25 @@ static int put_utf8(Buf *b, unsigned cp) {
 
 /* A JSON string at s->p (on its opening quote), decoded into `out` (NULL: only validated). Sets *special when
  * the text holds a character that CSV quotes (, " CR LF). */
+/* Whether any byte of the eight in x is one scan_string stops at or marks: '"', '\\', ',', below 0x20 or
+ * from 0x80 (bit tricks of "Bit Twiddling Hacks": a zero byte of x ^ c is a byte equal to c). */
+static inline int word_needs_attention(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+#define HAS_ZERO(v) (((v) - ones) & ~(v) & highs)
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\'), comma = x ^ (ones * ',');
+    return (HAS_ZERO(quote) | HAS_ZERO(backslash) | HAS_ZERO(comma) | ((x - ones * 0x20) & ~x & highs) | (x & highs)) != 0;
+#undef HAS_ZERO
+}
+
 static Status scan_string(Scan *s, Buf *out, int *special) {
     const unsigned char *p = s->p + 1, *end = s->end;
     for (;;) {
         const unsigned char *run = p;
         unsigned cls;
+        for (uint64_t x; end - p >= 8; p += 8) {  /* eight plain bytes at a time */
+            memcpy(&x, p, 8);
+            if (word_needs_attention(x)) break;
+        }
         while (p < end && (cls = string_class[*p])) {
             if (cls == 2) *special = 1;
             p++;
@@ -256,7 +277,10 @@ typedef struct {
 /* The JSON number grammar at s->p. */
 static Status scan_number(Scan *s, Number *n) {
     const unsigned char *p = s->p, *end = s->end;
-    memset(n, 0, sizeof *n);
+    n->negative = n->has_exp = 0;
+    n->frac_digits = NULL;
+    n->n_frac = 0;
+    n->exp = 0;
     n->text = p;
     if (p < end && *p == '-') { n->negative = 1; p++; }
     if (p >= end || *p < '0' || *p > '9') return DECLINE;
@@ -314,8 +338,12 @@ static int put_repr(Buf *b, int negative, const char *d, int nd, int decpt) {
     if (decpt <= -4 || decpt > 16) {
         *o++ = d[0];
         if (nd > 1) { *o++ = '.'; memcpy(o, d + 1, (size_t)nd - 1); o += nd - 1; }
-        int e = decpt - 1;
-        o += sprintf(o, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+        int e = decpt - 1, magnitude = e < 0 ? -e : e;  /* e-05, e+16, e-300: two digits at least */
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        if (magnitude >= 100) *o++ = (char)('0' + magnitude / 100);
+        *o++ = (char)('0' + magnitude / 10 % 10);
+        *o++ = (char)('0' + magnitude % 10);
     } else if (decpt <= 0) {
         *o++ = '0'; *o++ = '.';
         for (int i = 0; i < -decpt; i++) *o++ = '0';
@@ -636,6 +664,24 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
 /* A number of a count, port, int, interval, double or time column at s->p, checked against the column's rule
  * and written as the reference writes it. as_float: the value is a float whatever its text (TSV's float()). */
 static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
+    if (col->kind == K_UNSIGNED && !as_float) {
+        /* The common case in one pass: up to 19 digits (no overflow), no sign, no leading zero, ending
+         * where a number ends; anything else takes the general way below. */
+        const unsigned char *p = s->p, *q = p, *end = s->end;
+        uint64_t v = 0;
+        if (q < end && *q >= '1' && *q <= '9')
+            while (q < end && *q >= '0' && *q <= '9' && q - p < 19) v = v * 10 + (uint64_t)(*q++ - '0');
+        else if (q < end && *q == '0')
+            q++;
+        if (q > p && (q == end || *q == ',' || *q == '}' || *q == ']' || *q == ' ') && v <= col->high) {
+            size_t n = (size_t)(q - p);
+            if (buf_reserve(out, n)) return NOMEM;
+            for (size_t i = 0; i < n; i++) out->data[out->len + i] = (char)p[i];
+            out->len += n;
+            s->p = q;
+            return OK;
+        }
+    }
     {
         Number n;
         Status st = scan_number(s, &n);
@@ -656,11 +702,14 @@ static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
         }
         if (col->kind == K_UNSIGNED || col->kind == K_SIGNED) return DECLINE;
         if (col->kind == K_TIME) {
-            char d[MAX_NUMBER_TEXT + 8];
-            long decpt;
-            int nd = significant_digits(&n, d, (int)sizeof d, &decpt);
-            /* Well inside years 1..9999: below 10**11 s, or 10**10 s before 1970. */
-            if (nd < 0 || decpt > (n.negative ? 10 : 11)) return DECLINE;
+            /* Well inside years 1..9999: below 10**11 s, or 10**10 s before 1970. Without an exponent the
+             * integer digits tell (Zeek's times: 1591367999.305988). */
+            long decpt = (long)n.n_int;
+            if (n.has_exp || n.int_digits[0] == '0') {
+                char d[MAX_NUMBER_TEXT + 8];
+                if (significant_digits(&n, d, (int)sizeof d, &decpt) < 0) return DECLINE;
+            }
+            if (decpt > (n.negative ? 10 : 11)) return DECLINE;
         }
         return put_float(s, out, &n);
     }
@@ -684,12 +733,52 @@ static Status quote_in_place(Buf *b, size_t start) {
     return OK;
 }
 
-/* A column's value as its CSV cell in the line's scratch buffer. */
-static Status column_value(Scan *s, const Column *col, size_t *start, size_t *len) {
-    Buf *sc = &s->scratch;
+/* Where column `column`'s cell is written: straight into the output while the line's columns arrive in
+ * order (the commas of the empty cells before it written first), else into the scratch buffer. */
+static inline Status cell_begin(Scan *s, Py_ssize_t column, Buf **target) {
+    if (!s->direct) { *target = &s->scratch; return OK; }
+    if (column <= s->last_column) return REORDER;
+    Py_ssize_t commas = column - (s->last_column < 0 ? 0 : s->last_column);
+    Buf *out = s->direct;
+    if (buf_reserve(out, (size_t)commas)) return NOMEM;
+    for (Py_ssize_t i = 0; i < commas; i++) out->data[out->len++] = ',';  /* mostly one: no memset call */
+    *target = out;
+    return OK;
+}
+
+/* The cell of `column` is complete from `start` of its target. */
+static inline void cell_end(Scan *s, Py_ssize_t column, size_t start) {
+    if (s->direct) { s->last_column = column; return; }
+    s->cell_start[column] = start;
+    s->cell_len[column] = s->scratch.len - start;
+}
+
+/* A line about to be scanned: no cell written yet. */
+static void row_begin(Scan *s, Py_ssize_t ncols) {
+    s->nline_dropped = 0;
+    s->last_column = -1;
+    if (s->direct) return;
+    s->scratch.len = 0;
+    for (Py_ssize_t i = 0; i < ncols; i++) s->cell_len[i] = 0;
+}
+
+/* The row of a line scanned in order: the commas of its empty last cells and the newline. */
+static Status row_end_direct(Scan *s, Py_ssize_t ncols) {
+    Py_ssize_t commas = ncols - 1 - (s->last_column < 0 ? 0 : s->last_column);
+    if (buf_reserve(s->direct, (size_t)commas + 1)) return NOMEM;
+    memset(s->direct->data + s->direct->len, ',', (size_t)commas);
+    s->direct->len += (size_t)commas;
+    s->direct->data[s->direct->len++] = '\n';
+    return OK;
+}
+
+/* A column's value as its CSV cell (see cell_begin). */
+static Status column_value(Scan *s, const Column *col, Py_ssize_t column) {
+    Buf *sc;
     int special = 0;
-    Status st;
-    *start = sc->len;
+    Status st = cell_begin(s, column, &sc);
+    if (st) return st;
+    size_t start = sc->len;
     if (col->is_list && s->p < s->end && *s->p == '[') {
         s->p++;
         skip_ws(s);
@@ -712,8 +801,8 @@ static Status column_value(Scan *s, const Column *col, size_t *start, size_t *le
     } else if ((st = scalar_value(s, col, sc, &special))) {
         return st;
     }
-    if (special && (st = quote_in_place(sc, *start))) return st;
-    *len = sc->len - *start;
+    if (special && (st = quote_in_place(sc, start))) return st;
+    cell_end(s, column, start);
     return OK;
 }
 
@@ -768,9 +857,16 @@ static Status note_dropped(Scan *s) {
 static Status read_key(Scan *s, Py_ssize_t hint, Py_ssize_t *column) {
     const Plan *plan = s->plan;
     const unsigned char *k = s->p + 1;
+    int wide = s->end - k >= 16;  /* two words of the key readable */
+    uint64_t k0 = 0, k1 = 0;
+    if (wide) { memcpy(&k0, k, 8); memcpy(&k1, k + 8, 8); }
     for (Py_ssize_t i = hint; i < plan->ncols && i < hint + 4; i++) {
         const Column *c = &plan->cols[i];
-        if (c->plain_name && s->end - k > c->len && k[c->len] == '"' && same_bytes(k, c->name, c->len)) {
+        if (!c->plain_name) continue;
+        int match = wide && c->quoted_mask[0]
+            ? !((k0 ^ c->quoted[0]) & c->quoted_mask[0]) && !((k1 ^ c->quoted[1]) & c->quoted_mask[1])
+            : s->end - k > c->len && k[c->len] == '"' && same_bytes(k, c->name, c->len);
+        if (match) {
             *column = i;
             s->p = k + c->len + 1;
             return OK;
@@ -801,9 +897,7 @@ static Status read_key(Scan *s, Py_ssize_t hint, Py_ssize_t *column) {
 static Status scan_line(Scan *s) {
     const Plan *plan = s->plan;
     Status st;
-    s->scratch.len = 0;
-    s->nline_dropped = 0;
-    for (Py_ssize_t i = 0; i < plan->ncols; i++) s->cell_len[i] = 0;
+    row_begin(s, plan->ncols);
     if (*s->p != '{') return DECLINE;
     s->p++;
     skip_ws(s);
@@ -818,7 +912,7 @@ static Status scan_line(Scan *s) {
         s->p++;
         skip_ws(s);
         if (column >= 0) {
-            if ((st = column_value(s, &plan->cols[column], &s->cell_start[column], &s->cell_len[column]))) return st;
+            if ((st = column_value(s, &plan->cols[column], column))) return st;
             hint = column + 1;
         } else {
             if ((st = skip_value(s, 0))) return st;
@@ -911,11 +1005,12 @@ static Status tsv_scalar(Scan *s, const Column *type, const unsigned char *a, co
 static Status tsv_field(Scan *s, const TsvPlan *plan, Py_ssize_t i, const unsigned char *a, const unsigned char *b) {
     const Column *type = &plan->fields[i];
     Py_ssize_t column = plan->out[i];
-    Buf *sc = &s->scratch;
-    size_t start = sc->len;
+    Buf *sc = &s->scratch;  /* a field that is not an output column is validated there, then forgotten */
     int special = 0;
     Status st = OK;
     if (is_marker(a, b, &plan->unset)) return OK;  /* unset: an empty cell, and not a dropped key */
+    if (column >= 0 && (st = cell_begin(s, column, &sc))) return st;
+    size_t start = sc->len;
     if (type->is_list) {
         if (!is_marker(a, b, &plan->empty)) {
             const Buf *sep = &plan->set_separator;
@@ -944,16 +1039,13 @@ static Status tsv_field(Scan *s, const TsvPlan *plan, Py_ssize_t i, const unsign
         return note_dropped(s);
     }
     if (special && (st = quote_in_place(sc, start))) return st;
-    s->cell_start[column] = start;
-    s->cell_len[column] = sc->len - start;
+    cell_end(s, column, start);
     return OK;
 }
 
 /* One data line (no '#' line, CR removed) into its cells. */
 static Status tsv_line(Scan *s, const TsvPlan *plan, const unsigned char *a, const unsigned char *b) {
-    s->scratch.len = 0;
-    s->nline_dropped = 0;
-    for (Py_ssize_t i = 0; i < plan->ncols; i++) s->cell_len[i] = 0;
+    row_begin(s, plan->ncols);
     const Buf *sep = &plan->separator;
     const unsigned char *field = a;
     for (Py_ssize_t i = 0; i < plan->nfields; i++) {
@@ -1021,6 +1113,14 @@ static PyObject *kernel_plan(PyObject *self, PyObject *arg) {
         c->plain_name = 1;
         for (Py_ssize_t j = 0; j < len; j++)
             if (string_class[(unsigned char)name[j]] == 0) c->plain_name = 0;
+        if (c->plain_name && len <= 15) {
+            unsigned char pattern[16] = {0}, mask[16] = {0};
+            memcpy(pattern, name, (size_t)len);
+            pattern[len] = '"';
+            memset(mask, 0xFF, (size_t)len + 1);
+            memcpy(c->quoted, pattern, 16);
+            memcpy(c->quoted_mask, mask, 16);
+        }
         size_t slot = (size_t)hash_bytes(name, len) & plan->mask;
         while (plan->table[slot]) slot = (slot + 1) & plan->mask;
         plan->table[slot] = i + 1;
@@ -1083,26 +1183,37 @@ static PyObject *convert_block(const Plan *plan, const TsvPlan *tsv, Py_ssize_t 
         if (a == b) {
             blank++;
         } else {
-            Status st;
-            if (tsv) {
-                st = *a == '#' ? DECLINE : tsv_line(&s, tsv, a, b);
-            } else {
-                s.p = a;
-                s.end = b;
-                st = scan_line(&s);
+            /* The row straight into the output while the line's cells come in column order (Zeek writes
+             * them so); a line that repeats or reorders a column is scanned again into cells. */
+            size_t row_start = out.len;
+            Status st = REORDER;
+            for (int direct = 1; st == REORDER; direct = 0) {
+                s.direct = direct ? &out : NULL;
+                out.len = row_start;
+                if (tsv) {
+                    st = *a == '#' ? DECLINE : tsv_line(&s, tsv, a, b);
+                } else {
+                    s.p = a;
+                    s.end = b;
+                    st = scan_line(&s);
+                }
+                if (st == REORDER && !direct) st = DECLINE;  /* cannot happen: cells take any order */
             }
-            if (st == OK) {
+            if (st == OK && s.direct) {
+                st = row_end_direct(&s, ncols);
+            } else if (st == OK) {
                 for (Py_ssize_t i = 0; i < ncols && st == OK; i++) {
                     if (i && buf_byte(&out, ',')) st = NOMEM;
                     else if (s.cell_len[i] && buf_put(&out, s.scratch.data + s.cell_start[i], s.cell_len[i])) st = NOMEM;
                 }
                 if (st == OK && buf_byte(&out, '\n')) st = NOMEM;
-                if (st == OK) {
-                    rows++;
-                    for (int k = 0; k < s.nline_dropped; k++) {
-                        Dropped *d = &s.dropped[s.line_dropped[k]];
-                        if (d->last_line != lines) { d->count++; d->last_line = lines; }
-                    }
+            }
+            if (st != OK) out.len = row_start;  /* a declined line's partial row */
+            if (st == OK) {
+                rows++;
+                for (int k = 0; k < s.nline_dropped; k++) {
+                    Dropped *d = &s.dropped[s.line_dropped[k]];
+                    if (d->last_line != lines) { d->count++; d->last_line = lines; }
                 }
             }
             if (st == DECLINE) {

@@ -113,6 +113,7 @@ class Run:
     # zeekflow only, from its summary: the tasks' time on the workers, and how many workers there were.
     task_s: float | None = None
     workers: int | None = None
+    worker_kind: str | None = None  # "threads": the workers live in the client process, counted in its memory
 
 
 @dataclass
@@ -439,11 +440,11 @@ def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: 
     try:
         wall, usage = measure(argv)
         rows = count_rows(output) if check_rows and engine != "read" else -1
-        task_s = worker_count = None
+        task_s = worker_count = worker_kind = None
         if os.path.exists(summary):
             with open(summary, encoding="utf-8") as f:
                 facts = json.load(f)
-            task_s, worker_count = facts["task_seconds"], facts["workers"]
+            task_s, worker_count, worker_kind = facts["task_seconds"], facts["workers"], facts.get("worker_kind")
     finally:
         if not config.keep_outputs:
             for leftover in (output, output + ".rejects.ndjson", summary):
@@ -458,6 +459,7 @@ def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: 
         rows=rows,
         task_s=task_s,
         workers=worker_count,
+        worker_kind=worker_kind,
     )
 
 
@@ -570,13 +572,19 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _: N
         report["memory"] = {
             "runs": memory,
             "client_growth": round(last["client_peak_mb"] / first["client_peak_mb"], 3),
-            "worker_growth": round(max(last["worker_peak_mb"], default=0) / max(first["worker_peak_mb"], default=1), 3),
+            # None with worker threads: their memory is the client's.
+            "worker_growth": round(max(last["worker_peak_mb"]) / max(first["worker_peak_mb"]), 3)
+            if last["worker_peak_mb"] and first["worker_peak_mb"] else None,
         }
     return report
 
 
 def _mb(values: list[float]) -> str:
     return " / ".join(f"{v:,.0f}" for v in values) if values else "—"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
 
 
 def format_report(report: dict) -> str:
@@ -597,21 +605,21 @@ def format_report(report: dict) -> str:
                 out.append(f"| {e['label']} | skipped: {e['skipped']} | | | | | | | |")
                 continue
             rows = "—" if e["rows"] is None else f"{e['rows']:,}"
-            busy = "—" if e["workers_busy"] is None else f"{e['workers_busy']:.0%}"
-            tasks = "—" if e["tasks_busy"] is None else f"{e['tasks_busy']:.0%}"
+            busy, tasks = _share(e["workers_busy"]), _share(e["tasks_busy"])
             client = f"{e['client_peak_mb']:,.0f}" if e["client_peak_mb"] else "—"
             out.append(f"| {e['label']} | {e['lines_per_s']:,} | {e['mb_per_s']:,.1f} | {e['wall_s']:.2f} | "
                        f"{client} | {_mb(e['worker_peak_mb'])} | {busy} | {tasks} | {rows} |")
         out += ["", "ratios (lines/s):"] + [f"  {k}: {v:.2f}" for k, v in section["ratios"].items()]
     if "curve" in report:
         out += ["", "| partition size | lines/s | wall s | workers busy | peak RSS workers MB |", "|---|---|---|---|---|"]
-        out += [f"| {c['partition_size']} | {c['lines_per_s']:,} | {c['wall_s']:.2f} | {c['workers_busy']:.0%} | "
+        out += [f"| {c['partition_size']} | {c['lines_per_s']:,} | {c['wall_s']:.2f} | {_share(c['workers_busy'])} | "
                 f"{_mb(c['worker_peak_mb'])} |" for c in report["curve"]]
     if "memory" in report:
         out += ["", "| lines | MB | wall s | lines/s | peak RSS client MB | peak RSS workers MB |",
                 "|---|---|---|---|---|---|"]
         out += [f"| {m['lines']:,} | {m['input_bytes'] / 1e6:,.0f} | {m['wall_s']:.2f} | {m['lines_per_s']:,} | "
                 f"{m['client_peak_mb']:,.0f} | {_mb(m['worker_peak_mb'])} |" for m in report["memory"]["runs"]]
-        out.append(f"memory growth from the smallest to the biggest capture: client x{report['memory']['client_growth']}, "
-                   f"workers x{report['memory']['worker_growth']}")
+        growth = report["memory"]["worker_growth"]
+        out.append(f"memory growth from the smallest to the biggest capture: client x{report['memory']['client_growth']}"
+                   + (f", workers x{growth}" if growth is not None else " (worker threads: in the client's memory)"))
     return "\n".join(out)

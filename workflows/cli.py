@@ -20,7 +20,7 @@ from . import __version__
 from .convert import convert as run_convert
 from .errors import UsageError, ZeekflowError, display_name
 from .normalize import TS_FORMATS
-from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, ConvertOptions, parse_size
+from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, WORKER_KINDS, ConvertOptions, parse_size
 from .progress import TerminalReporter
 from .schema import SCHEMAS
 
@@ -85,7 +85,10 @@ def cli() -> None:
 @click.option("--scheduler", metavar="ADDRESS", show_default="an embedded LocalCluster",
               help="Use a running Dask cluster (tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N", show_default="number of CPUs",
-              help="LocalCluster worker processes.")
+              help="LocalCluster workers.")
+@click.option("--worker-kind", type=click.Choice(WORKER_KINDS), default="auto", show_default=True, metavar="KIND",
+              help="LocalCluster workers as threads (the native kernel releases the GIL) or processes; "
+                   "auto: threads when the kernel is built.")
 @click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, show_default=True, metavar="N",
               help="Most partition tasks outstanding at once.")
 @click.option("--partition-size", default="64MiB", show_default=True, callback=_size, metavar="SIZE",
@@ -111,14 +114,16 @@ def cli() -> None:
 @click.option("--tls-ca", metavar="FILE", help="CA certificate of a tls:// scheduler.")
 @click.option("--tls-cert", metavar="FILE", help="Client certificate for a tls:// scheduler.")
 @click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
-def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, window: int,
+def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, worker_kind: str,
+            window: int,
             partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
             columns: list[str] | None, log_type: str | None, output_format: str | None, single_file: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Convert Zeek logs (NDJSON or TSV, plain or compressed) into one CSV file or a Parquet dataset."""
     options = ConvertOptions(
-        inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, window=window,
+        inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, worker_kind=worker_kind,
+        window=window,
         partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
         columns=columns, log_type=log_type, output_format=output_format, single_file=single_file,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,

@@ -110,13 +110,59 @@ def check_scheduler(address: str, security: Security | None, timeout_s: float, h
         raise UsageError(f"{address} is not a Dask scheduler (it answered as {kind}); give the scheduler's address")
 
 
+def embedded_worker_kind(kind: str = "auto") -> str:
+    """``threads`` or ``processes`` for the embedded cluster. ``auto`` is threads when the native kernel is
+    built: it converts with the GIL released, so worker threads run in parallel and the cluster starts in
+    ~0.05 s instead of ~2 s of spawned processes and TLS; without the kernel the Python path holds the GIL,
+    and only processes run in parallel."""
+    if kind != "auto":
+        return kind
+    from .kernel import kernel_name
+
+    return "threads" if kernel_name() == "native" else "processes"
+
+
+# glibc's mallopt parameters (malloc.h): the thresholds WORKER_MALLOC_ENVIRON gives worker processes.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def set_malloc_thresholds() -> None:
+    """WORKER_MALLOC_ENVIRON's thresholds in this process, for worker threads (a process reads the environment
+    variables only when it starts). Not on a C library without mallopt, nor when the user chose their own."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, WORKER_MALLOC_ENVIRON["MALLOC_MMAP_THRESHOLD_"])
+    mallopt(_M_TRIM_THRESHOLD, WORKER_MALLOC_ENVIRON["MALLOC_TRIM_THRESHOLD_"])
+
+
 def local_cluster(workers: int | None = None, security: Security | None = None,
-                  silence_logs: int | None = None) -> LocalCluster:
+                  silence_logs: int | None = None, threads: bool = False) -> LocalCluster:
     """The LocalCluster ``zeekflow convert`` runs on: ``workers`` single-threaded worker processes (default:
     one per CPU) with ``worker_malloc_settings``, scheduler and dashboard on loopback (the dashboard on a free
     port). With ``security`` the scheduler and workers speak TLS (``Security.temporary()`` for a cluster only
-    its own clients can use); without it, plain TCP that any local process can reach. Logs as
-    ``embedded_log_level`` unless ``silence_logs`` says otherwise. The caller closes it."""
+    its own clients can use); without it, plain TCP that any local process can reach. With ``threads``,
+    workers are threads of this process instead, reached in memory only (``inproc://``: nothing listens but
+    the dashboard). Logs as ``embedded_log_level`` unless ``silence_logs`` says otherwise. The caller closes
+    it."""
+    if threads:
+        set_malloc_thresholds()
+        return LocalCluster(
+            n_workers=workers or default_workers(),
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address="127.0.0.1:0",
+            # Each worker serves its HTTP routes (metrics, health): on loopback, as the dashboard, not on all
+            # interfaces, where a worker thread would otherwise listen.
+            worker_dashboard_address="127.0.0.1:0",
+            silence_logs=embedded_log_level() if silence_logs is None else silence_logs,
+        )
     with dask.config.set(worker_malloc_settings()):
         return LocalCluster(
             n_workers=workers or default_workers(),
@@ -136,10 +182,12 @@ def open_client(
     workers: int | None = None,
     connect_timeout_s: float | None = None,
     security: Security | None = None,
+    worker_kind: str = "auto",
 ) -> Iterator[Client]:
-    """A connected Client. Without ``scheduler``, a LocalCluster of single-threaded worker processes whose
-    scheduler and dashboard listen on loopback only (the dashboard on a free port), the scheduler and workers
-    over TLS with throwaway certificates, so that only this client can use them.
+    """A connected Client. Without ``scheduler``, a LocalCluster whose dashboard listens on loopback only (on a
+    free port) and that only this client can use: worker threads reached in memory, or (``worker_kind``, see
+    ``embedded_worker_kind``) single-threaded worker processes whose scheduler and workers speak TLS with
+    throwaway certificates.
 
     The connect timeout defaults to Dask's ``distributed.comm.timeouts.connect`` setting.
     """
@@ -165,11 +213,13 @@ def open_client(
             client.close()
         return
 
-    # Loopback alone lets every local user connect and run code as this one: the cluster speaks TLS with
-    # a certificate made for this run and kept in memory, which its scheduler, workers and client present to
-    # each other (mutual TLS). A client without it is refused at the handshake.
-    security = Security.temporary()
-    cluster = local_cluster(workers, security)
+    # Loopback alone lets every local user connect and run code as this one: worker threads are reached in
+    # memory only, and worker processes over TLS with a certificate made for this run and kept in memory,
+    # which its scheduler, workers and client present to each other (mutual TLS). A client without it is
+    # refused at the handshake.
+    threads = embedded_worker_kind(worker_kind) == "threads"
+    security = None if threads else Security.temporary()
+    cluster = local_cluster(workers, security, threads=threads)
     try:
         with Client(cluster, set_as_default=False, security=security) as client:
             yield client
@@ -209,9 +259,15 @@ def worker_count(client: Client) -> int:
 
 def dashboard_link(client: Client) -> str | None:
     try:
-        return client.dashboard_link
+        link = client.dashboard_link
     except Exception:  # no bokeh, or a scheduler without the dashboard service
         return None
+    if client.scheduler.address.startswith("inproc://"):
+        # Worker threads: Dask names the host of the in-memory address, while the dashboard listens on
+        # loopback (local_cluster).
+        port = client.scheduler_info().get("services", {}).get("dashboard")
+        return f"http://127.0.0.1:{port}/status" if port else None
+    return link
 
 
 def _path_problems(inputs: list[tuple[str, int]], work_dir: str) -> list[str]:

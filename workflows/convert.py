@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dask.base import tokenize
 
-from .cluster import check_workers_see, dashboard_link, open_client, tls_security, worker_count
+from .cluster import check_workers_see, dashboard_link, embedded_worker_kind, open_client, tls_security, worker_count
 from .concat import OrderedConcat, aborted_on_error
 from .errors import RunFailed, TooManyRejects, UsageError
 from .inputs import compression_of, expand_inputs, recognise
@@ -240,7 +240,8 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         totals.kernels.add(info.kernel or "python")
         join(info)
 
-    with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security) as client:
+    with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security,
+                                                    worker_kind=options.worker_kind) as client:
         for index in sorted(reused):
             join(reused[index])
         workers = worker_count(client)
@@ -283,6 +284,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         blank=totals.blank,
         partitions=len(job.partitions),
         workers=workers,
+        worker_kind=None if options.scheduler else embedded_worker_kind(options.worker_kind),
         window=options.window,
         max_in_flight=stats.max_in_flight,
         reused_partitions=len(reused),

@@ -19,6 +19,7 @@ DEFAULT_PARTITION_SIZE = 64 * 2**20
 MAX_PARTITIONS = 1_000_000
 _UNIT = re.compile(r"[A-Za-z]*$")
 OUTPUT_FORMATS = ("csv", "parquet")
+WORKER_KINDS = ("auto", "threads", "processes")
 
 
 def parse_size(text: str | int) -> int:
@@ -55,6 +56,7 @@ class ConvertOptions:
     output: str
     scheduler: str | None = None
     workers: int | None = None
+    worker_kind: str = "auto"  # the embedded cluster's workers: threads, processes, or auto (cluster.py)
     window: int = DEFAULT_WINDOW
     partition_size: int = DEFAULT_PARTITION_SIZE
     work_dir: str | None = None
@@ -96,6 +98,11 @@ class ConvertOptions:
                 raise UsageError(f"{name} must be at least {least}, got {value}")
         if self.scheduler is not None and self.workers is not None:
             raise UsageError("--workers sizes the embedded LocalCluster; it cannot be used with --scheduler")
+        if self.worker_kind not in WORKER_KINDS:
+            raise UsageError(f"--worker-kind must be one of {', '.join(WORKER_KINDS)}, got {self.worker_kind!r}")
+        if self.scheduler is not None and self.worker_kind != "auto":
+            raise UsageError("--worker-kind chooses the embedded LocalCluster's workers; it cannot be used with "
+                             "--scheduler")
         if self.output_format not in OUTPUT_FORMATS:
             raise UsageError(f"--format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.output_format!r}")
         if self.ts_format is not None and self.ts_format not in TS_FORMATS:

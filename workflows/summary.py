@@ -24,6 +24,7 @@ class Summary:
     blank: int = 0
     partitions: int = 0
     workers: int = 0
+    worker_kind: str | None = None  # the embedded cluster's: "threads" or "processes"; None on a remote one
     window: int = 0
     max_in_flight: int = 0
     reused_partitions: int = 0
@@ -72,7 +73,7 @@ class Summary:
         lines = [
             f"Processed:     {self.lines:,} lines ({self.rows:,} rows, {self.rejected:,} rejected, "
             f"{self.blank:,} blank) from {mb:,.1f} MB in {self.partitions:,} partitions",
-            f"Workers:       {self.workers}",
+            f"Workers:       {self.workers}{f' {self.worker_kind}' if self.worker_kind else ''}",
             f"Window:        {self.window}",
             f"Max in-flight: {self.max_in_flight}",
             f"Errors:        {errors}",
