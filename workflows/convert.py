@@ -7,6 +7,7 @@ import stat
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dask.base import tokenize
 
@@ -25,6 +26,9 @@ from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
 from .workdir import RunFiles, check_written_paths
 
+if TYPE_CHECKING:
+    from .enrich.columns import EnrichSpec
+
 
 @dataclass(frozen=True)
 class Job:
@@ -37,6 +41,12 @@ class Job:
     log_type: str = "conn"
     tsv_inputs: tuple[str, ...] = ()
     cut_headers: tuple = ()
+    enrich: "EnrichSpec | None" = None
+
+    @property
+    def output_columns(self) -> tuple[Column, ...]:
+        """The log's columns, then the enrichment columns (``--enrich``)."""
+        return self.columns + (self.enrich.columns if self.enrich is not None else ())
 
     @property
     def input_bytes(self) -> int:
@@ -48,7 +58,7 @@ class Job:
             columns=self.columns, work_dir=os.path.abspath(self.options.work_dir), tsv_inputs=self.tsv_inputs,
             cut_headers=self.cut_headers,
             ts_format=self.options.ts_format, csv_safe=self.options.csv_safe,
-            output_format=self.options.output_format,
+            output_format=self.options.output_format, enrich=self.enrich,
         )
 
     @property
@@ -61,7 +71,7 @@ class Job:
         return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
 
     def header(self) -> bytes:
-        return (",".join(quote_field(c.name) for c in self.columns) + "\n").encode("utf-8")
+        return (",".join(quote_field(c.name) for c in self.output_columns) + "\n").encode("utf-8")
 
 
 def _writable_dir(path: str, what: str) -> None:
@@ -147,9 +157,17 @@ def prepare(options: ConvertOptions) -> Job:
         columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    enrich = None
+    if options.enrich:
+        from .enrich.prepare import enrich_spec
+
+        known = [*get_schema(recognised.log_type).known(), *(recognised.header_columns or {})]
+        enrich = enrich_spec(options.enrich, recognised.log_type, columns, known, seed=options.community_id_seed,
+                             use_base64=not options.community_id_hex, geoip_db=options.geoip_db,
+                             asn_db=options.asn_db, intel=options.intel)
     partitions = plan_partitions(inputs, options.partition_size)
     return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs,
-               recognised.cut_headers)
+               recognised.cut_headers, enrich)
 
 
 class _Totals:
@@ -247,7 +265,9 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         link = dashboard_link(client)
         reporter.cluster_ready(link, workers)
         if options.scheduler:
-            check_workers_see(client, [(s.path, s.size) for s in job.inputs], work_dir)
+            seen = [(s.path, s.size) for s in job.inputs]
+            seen += [(f.path, f.size) for f in (job.enrich.files if job.enrich else ())]
+            check_workers_see(client, seen, work_dir)
         try:
             stats = run_window(
                 client, [p for p in job.partitions if p.index not in reused], job.spec, job.run_token,
@@ -264,7 +284,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
             from .parquet import finish_parquet
 
             shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in sorted(totals.infos)]
-            output_bytes = finish_parquet(shards, options.output, job.columns, options.single_file)
+            output_bytes = finish_parquet(shards, options.output, job.output_columns, options.single_file)
         else:
             output_bytes = csv_out.finish(len(job.partitions))
         rejects_out.finish(len(job.partitions))
@@ -292,7 +312,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         kernel="+".join(sorted(totals.kernels, reverse=True)) or "none",
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
-        columns=[c.name for c in job.columns],
+        columns=[c.name for c in job.output_columns],
         log_type=job.log_type,
         tsv_inputs=list(job.tsv_inputs),
         dropped_fields=dict(sorted(totals.dropped.items())),

@@ -51,20 +51,29 @@ def shard_suffix(output_format: str) -> str:
 
 def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardWriter]:
     """The converter for ``partition``'s input and the writer of its shard at ``path``."""
-    transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
+    enricher = None
+    if spec.enrich is not None:
+        from .enrich.stage import Enricher
+
+        enricher = Enricher(spec.enrich)
+    transforms = column_transforms(spec.columns + (enricher.columns if enricher else ()), spec.ts_format,
+                                   spec.csv_safe)
     name = display_name(partition.path)  # what reject records call the input
     if spec.output_format == "parquet":
         from .parquet import ParquetShardWriter, ValueCollector, parquet_converter
 
-        if partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers):
+        if enricher is not None:
+            renderer: BlockConverter = ValueCollector(spec.columns, name, transforms, enricher=enricher)
+            writer: ShardWriter = ParquetShardWriter(path, renderer)
+        elif partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers):
             # NDJSON: the kernel's CSV rows typed by Arrow's CSV reader, where it can (parquet.ParquetBlocks).
             blocks = parquet_converter(spec.columns, name, transforms)
             return blocks, ParquetShardWriter(path, blocks)
-        # TSV inputs build the table from the checked values.
-        renderer: BlockConverter = ValueCollector(spec.columns, name, transforms)
-        writer: ShardWriter = ParquetShardWriter(path, renderer)
+        else:  # TSV inputs build the table from the checked values.
+            renderer = ValueCollector(spec.columns, name, transforms)
+            writer = ParquetShardWriter(path, renderer)
     else:
-        renderer = BlockConverter(spec.columns, name, transforms)
+        renderer = BlockConverter(spec.columns, name, transforms, enricher=enricher)
         writer = CsvShardWriter(path)
     cut_header = dict(spec.cut_headers).get(partition.path)
     if cut_header is not None:
