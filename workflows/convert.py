@@ -158,8 +158,9 @@ def prepare(options: ConvertOptions) -> Job:
     except ValueError as error:
         raise UsageError(str(error)) from None
     enrich = None
-    if options.enrich:
-        from .enrich.prepare import enrich_spec
+    if options.enrich or options.geoip_db or options.asn_db or options.intel or options.community_id_seed \
+            or options.community_id_hex:
+        from .enrich.prepare import enrich_spec  # an enrichment option alone is refused there
 
         known = [*get_schema(recognised.log_type).known(), *(recognised.header_columns or {})]
         enrich = enrich_spec(options.enrich, recognised.log_type, columns, known, seed=options.community_id_seed,
