@@ -18,6 +18,8 @@ CITY = (Column("orig_city", "string"), Column("resp_city", "string"), Column("or
 ASN = (Column("orig_asn", "count"), Column("resp_asn", "count"), Column("orig_as_org", "string"),
        Column("resp_as_org", "string"))
 INTEL = (Column("intel_indicators", "vector[string]"), Column("intel_sources", "vector[string]"))
+# Every column an enrichment may add, in output order (what readers of the output may meet after a log's own).
+ALL_COLUMNS = COMMUNITY_ID + COUNTRY + CITY + ASN + INTEL
 
 
 @dataclass(frozen=True)
