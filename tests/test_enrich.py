@@ -341,3 +341,27 @@ def test_plain_conversion_does_not_import_the_enrichment() -> None:
             "print([m for m in sys.modules if m.startswith('workflows.enrich') or m == 'maxminddb'])")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
+
+
+def test_explore_helpers_read_the_enriched_csv_and_parquet(maxmind: Path, intel_file: Path, tmp_path: Path) -> None:
+    import dask
+
+    from workflows import explore
+
+    ndjson, _ = _capture(tmp_path)
+    csv, _, _ = convert_in_process([ndjson], tmp_path / "x.csv", **_enrich_args(maxmind, intel_file))
+    (tmp_path / "enriched.csv").write_bytes(csv)
+    job = prepare(ConvertOptions(inputs=[str(ndjson)], output=str(tmp_path / "x.parquet"),
+                                 **_enrich_args(maxmind, intel_file)))
+    Path(job.spec.work_dir).mkdir(parents=True, exist_ok=True)
+    convert_partition(job.partitions[0], job.spec)
+    with dask.config.set(scheduler="sync"):
+        for frame in (explore.read_output(str(tmp_path / "enriched.csv")),
+                      explore.read_output(str(Path(job.spec.work_dir, shard_name(0, "parquet"))))):
+            countries = explore.traffic_by_country(frame, "resp")
+            assert dict(zip(countries["country"], countries["connections"])) == {"GB": 100, "US": 50, "(unknown)": 50}
+            systems = explore.traffic_by_as(frame, "resp")
+            assert systems.loc[systems["as_org"] == "Telstra Pty Ltd", ["asn", "connections"]].values.tolist() == [
+                [1221, 50]]
+            hits = explore.intel_hits(frame)
+            assert hits.values.tolist() == [["81.2.69.160", "feed-a", 100], ["10.0.0.0/8", "feed-b", 50]]
