@@ -365,3 +365,34 @@ def test_explore_helpers_read_the_enriched_csv_and_parquet(maxmind: Path, intel_
                 [1221, 50]]
             hits = explore.intel_hits(frame)
             assert hits.values.tolist() == [["81.2.69.160", "feed-a", 100], ["10.0.0.0/8", "feed-b", 50]]
+
+
+def test_kernel_rows_with_enrichment_are_the_reference_bytes(small_capture: Path, maxmind: Path, intel_file: Path,
+                                                             tmp_path: Path) -> None:
+    """The kernel's rows with the enrichment cells appended (a block whose lines all became rows) and the
+    reference with the enricher (every other block) give the same bytes, rejects and counts, at any block."""
+    from workflows.enrich.blocks import EnrichedCsvBlocks
+    from workflows.enrich.stage import Enricher
+
+    data = small_capture.read_bytes()
+    extra = (b'{"ts":1.0,"uid":"Cd","id.orig_h":"10.0.0.1","id.orig_h":"81.2.69.160","id.orig_p":1,'
+             b'"id.resp_h":"2.125.160.216","id.resp_p":2,"proto":"tcp","history":"a\\nb"}\n'
+             b'{"ts":2.0,"uid":"Ce","id.orig_h":"81.2.69.160","id.orig_p":1,"id.resp_h":"10.0.0.9","id.resp_p":2,'
+             b'"proto":"icmp"}\n')
+    data = extra + data[:200_000] + extra
+    job = prepare(ConvertOptions(inputs=[str(small_capture)], output=str(tmp_path / "k.csv"),
+                                 **_enrich_args(maxmind, intel_file)))
+    columns = get_schema("conn").columns
+    reference = BlockConverter(columns, "-", enricher=Enricher(job.enrich)).convert(data)
+    assert reference.rejected > 0 and "1:" in reference.csv.decode()
+    blocks = EnrichedCsvBlocks(columns, "-", Enricher(job.enrich))
+    for size in (300, 4096, 65536):
+        offset, parts = 0, []
+        while offset < len(data):
+            end = data.find(b"\n", offset + size)
+            end = len(data) if end < 0 else end + 1
+            parts.append(blocks.convert(data[offset:end], offset))
+            offset = end
+        assert b"".join(p.csv for p in parts) == reference.csv
+        assert b"".join(p.rejects for p in parts) == reference.rejects
+        assert sum(p.rows for p in parts) == reference.rows

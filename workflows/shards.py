@@ -75,6 +75,11 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
     else:
         renderer = BlockConverter(spec.columns, name, transforms, enricher=enricher)
         writer = CsvShardWriter(path)
+        plain_ndjson = partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers)
+        if enricher is not None and plain_ndjson and not transforms and len(spec.columns) > 1:
+            from .enrich.blocks import EnrichedCsvBlocks  # the kernel's rows with the enrichment appended
+
+            return EnrichedCsvBlocks(spec.columns, name, enricher), writer
     cut_header = dict(spec.cut_headers).get(partition.path)
     if cut_header is not None:
         return TsvBlockConverter(renderer, header=cut_header, names_line=True), writer

@@ -152,13 +152,36 @@ class IntelMatcher:
         self.hash_fields = HASH_FIELDS.get(log_type, ())
         self.urls = log_type in URL_LOGS and bool(self.table.urls)
         self.address = lru_cache(maxsize=LOOKUP_CACHE)(self._address)
+        # The fields match() reads, for callers that hold columns rather than records.
+        self.fields = (*ADDRESS_FIELDS, *self.domain_fields, *(("host", "uri") if self.urls else ()),
+                       *self.hash_fields)
 
     def _address(self, address: str) -> tuple[tuple[str, str], ...]:
         return tuple(self.table.address_matches(address))
 
-    def match(self, record: dict) -> tuple[list[str] | None, list[str] | None]:
+    def match_columns(self, field) -> tuple[list, list]:
+        """The (indicators, sources) columns of rows whose fields ``field(name)`` gives as lists."""
+        address = self.address
+        orig = [address(v) if type(v) is str else () for v in field("id.orig_h")]
+        resp = [address(v) if type(v) is str else () for v in field("id.resp_h")]
+        others = self.fields[len(ADDRESS_FIELDS):]
+        if not others:  # conn-id logs: the addresses alone, mostly without a match
+            indicators, sources = [], []
+            for o, r in zip(orig, resp):
+                if o or r:
+                    pairs = o + r
+                    indicators.append([i for i, _ in pairs])
+                    sources.append([s for _, s in pairs])
+                else:
+                    indicators.append(None)
+                    sources.append(None)
+            return indicators, sources
+        matches = [self.match(dict(zip(others, row)), o + r) for o, r, *row in zip(orig, resp, *map(field, others))]
+        return [m[0] for m in matches], [m[1] for m in matches]
+
+    def match(self, record: dict, address_pairs: tuple = ()) -> tuple[list[str] | None, list[str] | None]:
         table = self.table
-        pairs: list[tuple[str, str]] = []
+        pairs: list[tuple[str, str]] = list(address_pairs)
         for name in ADDRESS_FIELDS:
             value = record.get(name)
             if type(value) is str:
