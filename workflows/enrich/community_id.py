@@ -9,10 +9,11 @@ reordered.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import socket
+import struct
+from binascii import b2a_base64
 from functools import lru_cache
+from hashlib import sha1
 
 ICMP, TCP, UDP, ICMP6, SCTP = 1, 6, 17, 58, 132
 PORTED = frozenset({ICMP, TCP, UDP, ICMP6, SCTP})
@@ -22,6 +23,10 @@ ZEEK_PROTOS = {"tcp": TCP, "udp": UDP, "icmp": ICMP, "sctp": SCTP}
 ICMP_COUNTERPART = {8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17}
 ICMP6_COUNTERPART = {128: 129, 129: 128, 130: 131, 131: 130, 133: 134, 134: 133, 135: 136, 136: 135,
                      139: 140, 140: 139, 144: 145, 145: 144}
+
+# The fields around the addresses, in network order: seed, then protocol, a zero byte and the two ports.
+_SEED = struct.Struct("!H")
+_SEED_PROTO_PORTS = struct.Struct("!HBBHH")
 
 
 @lru_cache(maxsize=65536)
@@ -57,11 +62,14 @@ def community_id(saddr: str, daddr: str, sport: int | None, dport: int | None, p
         sport = dport = 0
     if not (one_way or src < dst or (src == dst and sport < dport)):
         src, dst, sport, dport = dst, src, dport, sport
-    data = seed.to_bytes(2, "big") + src + dst + bytes((proto, 0))
     if ported:
-        data += sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
-    digest = hashlib.sha1(data)
-    return "1:" + (base64.b64encode(digest.digest()).decode("ascii") if use_base64 else digest.hexdigest())
+        fields = _SEED_PROTO_PORTS.pack(seed, proto, 0, sport, dport)
+        digest = sha1(fields[:2] + src + dst + fields[2:])
+    else:
+        digest = sha1(_SEED.pack(seed) + src + dst + bytes((proto, 0)))
+    if use_base64:
+        return "1:" + b2a_base64(digest.digest(), newline=False).decode("ascii")
+    return "1:" + digest.hexdigest()
 
 
 def zeek_proto_number(proto: object, orig_h: str, ip_proto: object = None) -> int | None:
