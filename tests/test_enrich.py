@@ -396,3 +396,30 @@ def test_kernel_rows_with_enrichment_are_the_reference_bytes(small_capture: Path
         assert b"".join(p.csv for p in parts) == reference.csv
         assert b"".join(p.rejects for p in parts) == reference.rejects
         assert sum(p.rows for p in parts) == reference.rows
+
+
+def test_kernel_tables_with_enrichment_are_the_value_path_tables(small_capture: Path, maxmind: Path,
+                                                                 intel_file: Path, tmp_path: Path) -> None:
+    """Parquet: the kernel's tables with the enrichment arrays appended equal the value path's, cell for cell."""
+    import pyarrow as pa
+
+    from workflows.enrich.blocks import EnrichedParquetBlocks
+    from workflows.enrich.stage import Enricher
+    from workflows.parquet import ValueCollector
+
+    data = small_capture.read_bytes()[:300_000]
+    job = prepare(ConvertOptions(inputs=[str(small_capture)], output=str(tmp_path / "k.parquet"),
+                                 **_enrich_args(maxmind, intel_file)))
+    columns = get_schema("conn").columns
+    values = ValueCollector(columns, "-", enricher=Enricher(job.enrich))
+    expected = values.convert(data)
+    reference = pa.concat_tables(values.take())
+    for size in (500, 65536):
+        blocks, offset, rows = EnrichedParquetBlocks(columns, "-", Enricher(job.enrich)), 0, 0
+        while offset < len(data):
+            end = data.find(b"\n", offset + size)
+            end = len(data) if end < 0 else end + 1
+            rows += blocks.convert(data[offset:end], offset).rows
+            offset = end
+        assert blocks.kernel == "native" and rows == expected.rows
+        assert pa.concat_tables(blocks.take()).equals(reference)

@@ -1,10 +1,11 @@
-"""Enriched CSV of NDJSON blocks without giving up the native kernel: its rows, the enrichment cells appended.
+"""Enriched output of NDJSON blocks without giving up the native kernel: its rows, the enrichment appended.
 
-The plain converter (the kernel where it was built, else the fast path) writes the log's columns; when it
-took every line of the block as a row, and no cell holds a newline, row i is line i, so the enrichment of
-line i (its few source fields decoded by msgspec, every other key skipped) is appended to row i. Any other
-block (a reject, a blank line, a quoted newline, a line msgspec reads otherwise) is converted whole by the
-reference with the enricher, so the bytes are the reference's either way.
+The plain converter (the kernel where it was built, else the fast path) converts the log's columns; when it
+took every line of the block as a row (and, for CSV, no cell holds a newline), row i is line i, so the
+enrichment of line i (its few source fields decoded by msgspec, every other key skipped) is appended to row i:
+cells to the CSV row, arrays to the Parquet table. Any other block (a reject, a blank line, a quoted newline, a
+line msgspec reads otherwise) is converted whole by the value path with the enricher, so the output is the
+value path's either way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,38 @@ from ..schema import Column
 from .stage import Enricher
 
 
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n") + (not block.endswith(b"\n"))
+
+
+class _SourceFields:
+    """The enrichment columns of a block's lines, from only the fields the enricher reads."""
+
+    def __init__(self, enricher: Enricher) -> None:
+        self.enricher = enricher
+        names = enricher.fields
+        self._attributes = {name: f"f{i}" for i, name in enumerate(names)}
+        source = msgspec.defstruct("Source", [(f"f{i}", Any, None) for i in range(len(names))],
+                                   rename={f"f{i}": name for i, name in enumerate(names)})
+        self._decoder = msgspec.json.Decoder(source)
+
+    def values(self, block: bytes, n_lines: int) -> list[list[Any]] | None:
+        """One list per enrichment column, or None when the lines do not decode as one object each."""
+        try:
+            sources = self._decoder.decode_lines(block)
+        except (msgspec.DecodeError, RecursionError, TypeError):
+            return None
+        if len(sources) != n_lines:
+            return None
+        attributes = self._attributes
+
+        def field(name: str) -> list[Any]:
+            attribute = attributes[name]
+            return [getattr(s, attribute) for s in sources]
+
+        return self.enricher.values_of(field)
+
+
 class EnrichedCsvBlocks:
     """A converter of NDJSON blocks to CSV rows of ``columns`` followed by ``enricher``'s columns."""
 
@@ -26,11 +59,7 @@ class EnrichedCsvBlocks:
         self.plain = BlockConverter(columns, input_name)
         self.reference = BlockConverter(columns, input_name, enricher=enricher)
         self.columns = self.reference.columns
-        names = enricher.fields
-        self._attributes = {name: f"f{i}" for i, name in enumerate(names)}
-        source = msgspec.defstruct("Source", [(f"f{i}", Any, None) for i in range(len(names))],
-                                   rename={f"f{i}": name for i, name in enumerate(names)})
-        self._decoder = msgspec.json.Decoder(source)
+        self._sources = _SourceFields(enricher)
 
     @property
     def kernel(self) -> str:
@@ -40,20 +69,10 @@ class EnrichedCsvBlocks:
         if not block:
             return BlockResult()
         result = self.plain.convert(block, base_offset)
-        n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
+        n_lines = _line_count(block)
         if result.rows == n_lines and result.csv.count(b"\n") == n_lines:
-            try:
-                sources = self._decoder.decode_lines(block)
-            except (msgspec.DecodeError, RecursionError, TypeError):
-                sources = None
-            if sources is not None and len(sources) == n_lines:
-                attributes = self._attributes
-
-                def field(name: str) -> list[Any]:
-                    attribute = attributes[name]
-                    return [getattr(s, attribute) for s in sources]
-
-                values = self.enricher.values_of(field)
+            values = self._sources.values(block, n_lines)
+            if values is not None:
                 cells = [_render_column(c, v) for c, v in zip(self.enricher.columns, values)]
                 rows = result.csv.decode("utf-8").split("\n")
                 rows.pop()
@@ -61,3 +80,48 @@ class EnrichedCsvBlocks:
                                      ).encode("utf-8")
                 return result
         return self.reference.convert(block, base_offset)
+
+
+class EnrichedParquetBlocks:
+    """A converter of NDJSON blocks to Arrow tables of ``columns`` followed by ``enricher``'s columns (the
+    ``take`` interface of parquet.ParquetShardWriter)."""
+
+    def __init__(self, columns: Sequence[Column], input_name: str, enricher: Enricher) -> None:
+        from ..parquet import ParquetBlocks, ValueCollector
+
+        self.enricher = enricher
+        self.plain = ParquetBlocks(columns, input_name)
+        self.reference = ValueCollector(columns, input_name, enricher=enricher)
+        self.schema = self.reference.schema
+        self.tables: list[Any] = []
+        self._sources = _SourceFields(enricher)
+
+    @property
+    def kernel(self) -> str:
+        return self.plain.kernel
+
+    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
+        import pyarrow as pa
+
+        from ..parquet import _values_array
+
+        if not block:
+            return BlockResult()
+        result = self.plain.convert(block, base_offset)
+        tables = self.plain.take()
+        n_lines = _line_count(block)
+        if result.rows == n_lines and sum(t.num_rows for t in tables) == n_lines:
+            values = self._sources.values(block, n_lines)
+            if values is not None:
+                table = pa.concat_tables(tables)
+                fields = list(self.schema)[table.num_columns:]
+                arrays = [_values_array(c, v, f.type) for c, v, f in zip(self.enricher.columns, values, fields)]
+                self.tables.append(pa.Table.from_arrays([*table.columns, *arrays], schema=self.schema))
+                return result
+        result = self.reference.convert(block, base_offset)
+        self.tables.extend(self.reference.take())
+        return result
+
+    def take(self) -> list[Any]:
+        tables, self.tables = self.tables, []
+        return tables
