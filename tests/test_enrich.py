@@ -311,13 +311,20 @@ def test_parquet_columns_are_typed_and_hold_the_csv_values(maxmind: Path, intel_
 
 
 @pytest.mark.cluster
-def test_local_and_remote_clusters_write_the_in_process_bytes(maxmind: Path, intel_file: Path, tmp_path: Path) -> None:
-    ndjson, _ = _capture(tmp_path)
+def test_local_and_remote_clusters_write_the_in_process_output(maxmind: Path, intel_file: Path,
+                                                               tmp_path: Path) -> None:
+    """NDJSON to CSV on a LocalCluster and on a remote one (a real dask scheduler and worker), TSV to CSV and
+    NDJSON to Parquet on the remote one: the in-process bytes, and the Parquet holds the same cells."""
+    import pyarrow.parquet as pq
+
+    ndjson, tsv = _capture(tmp_path)
     args = ["--enrich", "community_id,geo,asn,intel", "--geoip-db", str(maxmind / "GeoLite2-City-Test.mmdb"),
             "--asn-db", str(maxmind / "GeoLite2-ASN-Test.mmdb"), "--intel", str(intel_file),
             "--partition-size", "3KiB", "--no-progress"]
     expected, _, _ = convert_in_process([ndjson], tmp_path / "e.csv", partition_size=3 * 1024,
                                         **_enrich_args(maxmind, intel_file))
+    narrow, _, _ = convert_in_process([ndjson], tmp_path / "n.csv", partition_size=3 * 1024,
+                                      columns=ID_COLUMNS.split(","), **_enrich_args(maxmind, intel_file))
     code, _, err = cli("convert", str(ndjson), "-o", str(tmp_path / "local.csv"), "--workers", "2", *args)
     assert code == 0, err
     assert (tmp_path / "local.csv").read_bytes() == expected
@@ -325,12 +332,19 @@ def test_local_and_remote_clusters_write_the_in_process_bytes(maxmind: Path, int
     try:
         cluster.start_scheduler()
         cluster.start_worker("w0")
-        code, _, err = cli("convert", str(ndjson), "-o", str(tmp_path / "remote.csv"), "--scheduler",
-                           cluster.address, *args)
+        runs = [cli("convert", str(source), "-o", str(tmp_path / out), "--scheduler", cluster.address, *args, *more)
+                for source, out, more in ((ndjson, "remote.csv", []), (tsv, "remote-tsv.csv", ["--columns", ID_COLUMNS]),
+                                          (ndjson, "remote.parquet", ["--single-file"]))]
     finally:
         cluster.close()
-    assert code == 0, err
+    for code, _, err in runs:
+        assert code == 0, err
     assert (tmp_path / "remote.csv").read_bytes() == expected
+    assert (tmp_path / "remote-tsv.csv").read_bytes() == narrow
+    table = pq.read_table(tmp_path / "remote.parquet")
+    rows = [line.split(",") for line in expected.decode().splitlines()[1:]]
+    assert table.column("community_id").to_pylist() == [row[22] for row in rows]
+    assert table.column("resp_city").to_pylist() == [row[26] or None for row in rows]
 
 
 def test_plain_conversion_does_not_import_the_enrichment() -> None:
