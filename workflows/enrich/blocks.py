@@ -51,14 +51,14 @@ class _SourceFields:
         return self.enricher.values_of(field)
 
 
-class EnrichedCsvBlocks:
-    """A converter of NDJSON blocks to CSV rows of ``columns`` followed by ``enricher``'s columns."""
+class _KernelRowsEnriched:
+    """What both outputs share: the plain conversion first, the enrichment appended when row i is line i,
+    the value path with the enricher otherwise. Subclasses say how rows are counted and appended."""
 
-    def __init__(self, columns: Sequence[Column], input_name: str, enricher: Enricher) -> None:
+    def __init__(self, plain: Any, reference: Any, enricher: Enricher) -> None:
+        self.plain = plain
+        self.reference = reference
         self.enricher = enricher
-        self.plain = BlockConverter(columns, input_name)
-        self.reference = BlockConverter(columns, input_name, enricher=enricher)
-        self.columns = self.reference.columns
         self._sources = _SourceFields(enricher)
 
     @property
@@ -70,54 +70,70 @@ class EnrichedCsvBlocks:
             return BlockResult()
         result = self.plain.convert(block, base_offset)
         n_lines = _line_count(block)
-        if result.rows == n_lines and result.csv.count(b"\n") == n_lines:
+        if self._row_a_line(result, n_lines):
             values = self._sources.values(block, n_lines)
             if values is not None:
-                cells = [_render_column(c, v) for c, v in zip(self.enricher.columns, values)]
-                rows = result.csv.decode("utf-8").split("\n")
-                rows.pop()
-                result.csv = "".join(f"{row},{extra}\n" for row, extra in zip(rows, map(",".join, zip(*cells)))
-                                     ).encode("utf-8")
+                self._append(result, values)
                 return result
+        return self._convert_reference(block, base_offset)
+
+    def _row_a_line(self, result: BlockResult, n_lines: int) -> bool:
+        raise NotImplementedError
+
+    def _append(self, result: BlockResult, values: list[list[Any]]) -> None:
+        raise NotImplementedError
+
+    def _convert_reference(self, block: bytes, base_offset: int) -> BlockResult:
         return self.reference.convert(block, base_offset)
 
 
-class EnrichedParquetBlocks:
+class EnrichedCsvBlocks(_KernelRowsEnriched):
+    """A converter of NDJSON blocks to CSV rows of ``columns`` followed by ``enricher``'s columns."""
+
+    def __init__(self, columns: Sequence[Column], input_name: str, enricher: Enricher) -> None:
+        super().__init__(BlockConverter(columns, input_name),
+                         BlockConverter(columns, input_name, enricher=enricher), enricher)
+        self.columns = self.reference.columns
+
+    def _row_a_line(self, result: BlockResult, n_lines: int) -> bool:
+        return result.rows == n_lines and result.csv.count(b"\n") == n_lines  # no quoted newline either
+
+    def _append(self, result: BlockResult, values: list[list[Any]]) -> None:
+        cells = [_render_column(c, v) for c, v in zip(self.enricher.columns, values)]
+        rows = result.csv.decode("utf-8").split("\n")
+        rows.pop()
+        result.csv = "".join(f"{row},{extra}\n" for row, extra in zip(rows, map(",".join, zip(*cells)))
+                             ).encode("utf-8")
+
+
+class EnrichedParquetBlocks(_KernelRowsEnriched):
     """A converter of NDJSON blocks to Arrow tables of ``columns`` followed by ``enricher``'s columns (the
     ``take`` interface of parquet.ParquetShardWriter)."""
 
     def __init__(self, columns: Sequence[Column], input_name: str, enricher: Enricher) -> None:
         from ..parquet import ParquetBlocks, ValueCollector
 
-        self.enricher = enricher
-        self.plain = ParquetBlocks(columns, input_name)
-        self.reference = ValueCollector(columns, input_name, enricher=enricher)
+        super().__init__(ParquetBlocks(columns, input_name),
+                         ValueCollector(columns, input_name, enricher=enricher), enricher)
         self.schema = self.reference.schema
         self.tables: list[Any] = []
-        self._sources = _SourceFields(enricher)
+        self._plain_tables: list[Any] = []
 
-    @property
-    def kernel(self) -> str:
-        return self.plain.kernel
+    def _row_a_line(self, result: BlockResult, n_lines: int) -> bool:
+        self._plain_tables = self.plain.take()
+        return result.rows == n_lines and sum(t.num_rows for t in self._plain_tables) == n_lines
 
-    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
+    def _append(self, result: BlockResult, values: list[list[Any]]) -> None:
         import pyarrow as pa
 
         from ..parquet import _values_array
 
-        if not block:
-            return BlockResult()
-        result = self.plain.convert(block, base_offset)
-        tables = self.plain.take()
-        n_lines = _line_count(block)
-        if result.rows == n_lines and sum(t.num_rows for t in tables) == n_lines:
-            values = self._sources.values(block, n_lines)
-            if values is not None:
-                table = pa.concat_tables(tables)
-                fields = list(self.schema)[table.num_columns:]
-                arrays = [_values_array(c, v, f.type) for c, v, f in zip(self.enricher.columns, values, fields)]
-                self.tables.append(pa.Table.from_arrays([*table.columns, *arrays], schema=self.schema))
-                return result
+        table = pa.concat_tables(self._plain_tables)
+        fields = list(self.schema)[table.num_columns:]
+        arrays = [_values_array(c, v, f.type) for c, v, f in zip(self.enricher.columns, values, fields)]
+        self.tables.append(pa.Table.from_arrays([*table.columns, *arrays], schema=self.schema))
+
+    def _convert_reference(self, block: bytes, base_offset: int) -> BlockResult:
         result = self.reference.convert(block, base_offset)
         self.tables.extend(self.reference.take())
         return result
