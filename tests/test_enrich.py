@@ -175,8 +175,10 @@ def test_intel_matches_each_kind_of_indicator(intel_file: Path) -> None:
         return EnrichSpec(names=("intel",), log_type=log_type, intel=DatabaseFile(str(intel_file), 0, 0))
 
     conn = _enriched([_conn("10.1.1.1", "81.2.69.160", 1, 2, "tcp"), _conn("2001:db8::5", "::1", 1, 2, "udp"),
-                      _conn("192.0.2.1", "192.0.2.2", 1, 2, "tcp")], spec("conn"))
-    assert conn == [["10.0.0.0/8,81.2.69.160", "feed-b,feed-a"], ["2001:db8::/32", "feed-b"], ["", ""]]
+                      _conn("192.0.2.1", "192.0.2.2", 1, 2, "tcp"), _conn("10.1.1.1", "10.2.2.2", 1, 2, "tcp")],
+                     spec("conn"))
+    assert conn == [["10.0.0.0/8,81.2.69.160", "feed-b,feed-a"], ["2001:db8::/32", "feed-b"], ["", ""],
+                    ["10.0.0.0/8", "feed-b"]]  # both sides in one subnet: one match
     dns = _enriched([{**_conn("192.0.2.1", "192.0.2.2", 1, 53, "udp"), "query": "EVIL.example"}], spec("dns"),
                     "dns", ID_COLUMNS + ",query")
     assert dns == [["evil.example", "feed-c"]]

@@ -63,6 +63,15 @@ def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> l
     return names
 
 
+def _enrichments(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one of community_id, geo, asn, intel")
+    return names
+
+
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
         return parse_size(value)
@@ -112,7 +121,7 @@ def cli() -> None:
 @click.option("--tls-cert", metavar="FILE", help="Client certificate for a tls:// scheduler.")
 @click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
 # Enrichment (workflows/enrich/): columns added after the log's own.
-@click.option("--enrich", callback=_columns, metavar="LIST",
+@click.option("--enrich", callback=_enrichments, metavar="LIST",
               help="Comma-separated enrichments to add: community_id, geo, asn, intel.")
 @click.option("--community-id-seed", type=click.IntRange(0, 65535), default=0, show_default=True, metavar="N",
               help="Community ID seed.")

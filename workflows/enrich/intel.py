@@ -169,7 +169,7 @@ class IntelMatcher:
             indicators, sources = [], []
             for o, r in zip(orig, resp):
                 if o or r:
-                    pairs = o + r
+                    pairs = dict.fromkeys(o + r) if o and r else o or r  # a pair both sides match: once
                     indicators.append([i for i, _ in pairs])
                     sources.append([s for _, s in pairs])
                 else:
@@ -200,5 +200,6 @@ class IntelMatcher:
                 pairs.extend(table.hashes.get(value.lower(), ()))
         if not pairs:
             return None, None
+        pairs = list(dict.fromkeys(pairs))  # an indicator two fields match is one match
         return [indicator for indicator, _ in pairs], [source for _, source in pairs]
 
