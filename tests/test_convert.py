@@ -92,6 +92,17 @@ def test_embedded_local_cluster_gives_the_same_bytes_for_any_workers(capture, ex
     assert summary["dashboard"].startswith("http://127.0.0.1:")
 
 
+def test_auto_takes_processes_where_python_does_the_hot_work(capture, tmp_path):
+    from workflows import prepare
+
+    def kind(**options):
+        return prepare(ConvertOptions(inputs=[str(capture)], output=str(tmp_path / "o.csv"), **options)).worker_kind
+
+    assert kind() == embedded_worker_kind("auto")
+    assert kind(ts_format="iso8601") == kind(csv_safe=True) == kind(enrich=["community_id"]) == "processes"
+    assert kind(ts_format="iso8601", worker_kind="threads") == "threads"
+
+
 def test_a_dashboard_link_of_worker_threads_opens_the_dashboard(capture, tmp_path):
     from distributed import Client
 

@@ -94,10 +94,16 @@ def test_explore_notebook_on_a_generated_capture(tmp_path) -> None:
 def test_explore_notebook_on_the_real_port_scan(samples, cluster, tmp_path) -> None:
     """A real Nmap scan, on a running scheduler given by address, written as Parquet: the scanner is
     172.16.1.11."""
+    intel = tmp_path / "intel.dat"
+    intel.write_text("#fields\tindicator\tindicator_type\tmeta.source\n172.16.1.11\tIntel::ADDR\tscanners\n")
+    maxmind = samples / "enrich" / "maxmind"
     notebook = run_notebook("explore_capture.ipynb", {
         "INPUT": str(samples / "json" / "sdft_002_portscan_conn.ndjson"), "SCHEDULER": cluster.scheduler_address,
-        "WORK_DIR": str(tmp_path), "OUTPUT_FORMAT": "parquet"}, tmp_path)
+        "WORK_DIR": str(tmp_path), "OUTPUT_FORMAT": "parquet", "ENRICH": ["community_id", "geo", "asn", "intel"],
+        "GEOIP_DB": str(maxmind / "GeoLite2-City-Test.mmdb"), "ASN_DB": str(maxmind / "GeoLite2-ASN-Test.mmdb"),
+        "INTEL": str(intel)}, tmp_path)
     assert "most scan-like source: 172.16.1.11" in tagged_text(notebook, "scan-like-sources")
+    assert "intel hits: 172.16.1.11" in tagged_text(notebook, "enriched")  # and the country and AS tables ran
     assert (tmp_path / "sdft_002_portscan_conn.parquet").is_dir()
 
 

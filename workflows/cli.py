@@ -63,6 +63,15 @@ def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> l
     return names
 
 
+def _enrichments(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise click.BadParameter("name at least one of community_id, geo, asn, intel")
+    return names
+
+
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
     try:
         return parse_size(value)
@@ -114,20 +123,30 @@ def cli() -> None:
 @click.option("--tls-ca", metavar="FILE", help="CA certificate of a tls:// scheduler.")
 @click.option("--tls-cert", metavar="FILE", help="Client certificate for a tls:// scheduler.")
 @click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
+# Enrichment (workflows/enrich/): columns added after the log's own.
+@click.option("--enrich", callback=_enrichments, metavar="LIST",
+              help="Comma-separated enrichments to add: community_id, geo, asn, intel.")
+@click.option("--community-id-seed", type=click.IntRange(0, 65535), default=0, show_default=True, metavar="N",
+              help="Community ID seed.")
+@click.option("--community-id-hex", is_flag=True, help="Community ID as hex digits instead of base64.")
+@click.option("--geoip-db", metavar="PATH", help="MaxMind City or Country database (--enrich geo).")
+@click.option("--asn-db", metavar="PATH", help="MaxMind ASN database (--enrich asn).")
+@click.option("--intel", metavar="PATH", help="Indicators in Zeek's Intel framework format (--enrich intel).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, worker_kind: str,
-            window: int,
-            partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
+            window: int, partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
             columns: list[str] | None, log_type: str | None, output_format: str | None, single_file: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
-            tls_ca: str | None, tls_cert: str | None, tls_key: str | None) -> None:
+            tls_ca: str | None, tls_cert: str | None, tls_key: str | None, enrich: list[str] | None,
+            community_id_seed: int, community_id_hex: bool, geoip_db: str | None, asn_db: str | None,
+            intel: str | None) -> None:
     """Convert Zeek logs (NDJSON or TSV, plain or compressed) into one CSV file or a Parquet dataset."""
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, worker_kind=worker_kind,
-        window=window,
-        partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
+        window=window, partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
         columns=columns, log_type=log_type, output_format=output_format, single_file=single_file,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
-        tls_cert=tls_cert, tls_key=tls_key,
+        tls_cert=tls_cert, tls_key=tls_key, enrich=enrich, community_id_seed=community_id_seed,
+        community_id_hex=community_id_hex, geoip_db=geoip_db, asn_db=asn_db, intel=intel,
     )
     reporter = TerminalReporter(sys.stderr, live=False if no_progress else None)
     summary = run_convert(options, reporter)

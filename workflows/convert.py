@@ -7,6 +7,7 @@ import stat
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dask.base import tokenize
 
@@ -25,6 +26,9 @@ from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
 from .workdir import RunFiles, check_written_paths
 
+if TYPE_CHECKING:
+    from .enrich.columns import EnrichSpec
+
 
 @dataclass(frozen=True)
 class Job:
@@ -37,6 +41,24 @@ class Job:
     log_type: str = "conn"
     tsv_inputs: tuple[str, ...] = ()
     cut_headers: tuple = ()
+    enrich: "EnrichSpec | None" = None
+
+    @property
+    def output_columns(self) -> tuple[Column, ...]:
+        """The log's columns, then the enrichment columns (``--enrich``)."""
+        return self.columns + (self.enrich.columns if self.enrich is not None else ())
+
+    @property
+    def worker_kind(self) -> str:
+        """The embedded cluster's workers: ``--worker-kind``, or for ``auto`` threads where the native kernel does
+        the hot work (it releases the GIL), processes where Python does (no kernel, ``--enrich``, ``--ts-format``,
+        ``--csv-safe``, Parquet from TSV)."""
+        if self.options.worker_kind != "auto":
+            return self.options.worker_kind
+        options = self.options
+        python_heavy = (self.enrich is not None or options.ts_format or options.csv_safe
+                        or (options.output_format == "parquet" and (self.tsv_inputs or self.cut_headers)))
+        return "processes" if python_heavy else embedded_worker_kind("auto")
 
     @property
     def input_bytes(self) -> int:
@@ -48,7 +70,7 @@ class Job:
             columns=self.columns, work_dir=os.path.abspath(self.options.work_dir), tsv_inputs=self.tsv_inputs,
             cut_headers=self.cut_headers,
             ts_format=self.options.ts_format, csv_safe=self.options.csv_safe,
-            output_format=self.options.output_format,
+            output_format=self.options.output_format, enrich=self.enrich,
         )
 
     @property
@@ -61,7 +83,7 @@ class Job:
         return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
 
     def header(self) -> bytes:
-        return (",".join(quote_field(c.name) for c in self.columns) + "\n").encode("utf-8")
+        return (",".join(quote_field(c.name) for c in self.output_columns) + "\n").encode("utf-8")
 
 
 def _writable_dir(path: str, what: str) -> None:
@@ -147,9 +169,18 @@ def prepare(options: ConvertOptions) -> Job:
         columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    enrich = None
+    if options.enrich or options.geoip_db or options.asn_db or options.intel or options.community_id_seed \
+            or options.community_id_hex:
+        from .enrich.prepare import enrich_spec  # an enrichment option alone is refused there
+
+        known = [*get_schema(recognised.log_type).known(), *(recognised.header_columns or {})]
+        enrich = enrich_spec(options.enrich, recognised.log_type, columns, known, seed=options.community_id_seed,
+                             use_base64=not options.community_id_hex, geoip_db=options.geoip_db,
+                             asn_db=options.asn_db, intel=options.intel)
     partitions = plan_partitions(inputs, options.partition_size)
     return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs,
-               recognised.cut_headers)
+               recognised.cut_headers, enrich)
 
 
 class _Totals:
@@ -241,14 +272,16 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         join(info)
 
     with aborted_on_error(*joined), open_client(options.scheduler, options.workers, security=security,
-                                                    worker_kind=options.worker_kind) as client:
+                                                    worker_kind=job.worker_kind) as client:
         for index in sorted(reused):
             join(reused[index])
         workers = worker_count(client)
         link = dashboard_link(client)
         reporter.cluster_ready(link, workers)
         if options.scheduler:
-            check_workers_see(client, [(s.path, s.size) for s in job.inputs], work_dir)
+            seen = [(s.path, s.size) for s in job.inputs]
+            seen += [(f.path, f.size) for f in (job.enrich.files if job.enrich else ())]
+            check_workers_see(client, seen, work_dir)
         try:
             stats = run_window(
                 client, [p for p in job.partitions if p.index not in reused], job.spec, job.run_token,
@@ -265,7 +298,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
             from .parquet import finish_parquet
 
             shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in sorted(totals.infos)]
-            output_bytes = finish_parquet(shards, options.output, job.columns, options.single_file)
+            output_bytes = finish_parquet(shards, options.output, job.output_columns, options.single_file)
         else:
             output_bytes = csv_out.finish(len(job.partitions))
         rejects_out.finish(len(job.partitions))
@@ -284,7 +317,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         blank=totals.blank,
         partitions=len(job.partitions),
         workers=workers,
-        worker_kind=None if options.scheduler else embedded_worker_kind(options.worker_kind),
+        worker_kind=None if options.scheduler else job.worker_kind,
         window=options.window,
         max_in_flight=stats.max_in_flight,
         reused_partitions=len(reused),
@@ -294,7 +327,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         kernel="+".join(sorted(totals.kernels, reverse=True)) or "none",
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
-        columns=[c.name for c in job.columns],
+        columns=[c.name for c in job.output_columns],
         log_type=job.log_type,
         tsv_inputs=list(job.tsv_inputs),
         dropped_fields=dict(sorted(totals.dropped.items())),

@@ -74,6 +74,12 @@ class ConvertOptions:
     tls_ca: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
+    enrich: list[str] | None = None  # --enrich: community_id, geo, asn, intel (workflows/enrich/)
+    community_id_seed: int = 0
+    community_id_hex: bool = False
+    geoip_db: str | None = None
+    asn_db: str | None = None
+    intel: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):

@@ -103,8 +103,8 @@ class ValueCollector(BlockConverter):
 
     renders_csv = False
 
-    def __init__(self, columns: Sequence[Column], input_name: str, transforms=None) -> None:
-        super().__init__(columns, input_name, transforms)
+    def __init__(self, columns: Sequence[Column], input_name: str, transforms=None, enricher=None) -> None:
+        super().__init__(columns, input_name, transforms, enricher=enricher)
         self.schema = arrow_schema(self.columns)
         self.tables: list[Any] = []
 

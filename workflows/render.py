@@ -296,21 +296,27 @@ class BlockConverter:
         transforms: Mapping[int, Callable[[list[Any]], list[Any]]] | None = None,
         fast_path: bool = True,
         native: bool = True,
+        enricher: Any = None,
     ) -> None:
         """``transforms`` maps a column position to a function applied to that column's checked values
         before rendering (``--ts-format``, ``--csv-safe``; see normalize.py). ``fast_path=False`` sends every
         block the reference way (to compare the native kernel or the fast path with it); ``native=False`` leaves the
-        kernel out, so the msgspec fast path (the one where no kernel was built) takes the clean blocks."""
+        kernel out, so the msgspec fast path (the one where no kernel was built) takes the clean blocks.
+        ``enricher`` (enrich/stage.py) appends its columns' values, computed from each row's checked record,
+        after ``columns``: such a converter takes the reference path, the only one that has the records."""
         if not columns:
             raise ValueError("at least one output column is needed")
         self.transforms = dict(transforms or {})
-        self.columns = tuple(columns)
+        self.enricher = enricher
+        self._checked = tuple(columns)
+        self.columns = self._checked + (tuple(enricher.columns) if enricher is not None else ())
         self.names = tuple(c.name for c in columns)
         self.name_set = frozenset(self.names)
         self.input_name = input_name
         # Value transforms and a lone column (whose empty field is quoted) take the reference path only.
         self._fast_blocks = self._declined_blocks = 0
-        fast = fast_path and self.renders_csv and not self.transforms and len(self.columns) > 1
+        fast = (fast_path and self.renders_csv and not self.transforms and len(self.columns) > 1
+                and enricher is None)
         # The native kernel first where it was built; the msgspec fast path where it was not.
         self._native = native_blocks(self.columns) if fast and native else None
         self._fast_path = FastPath(self.columns, list_cell) if fast and self._native is None else None
@@ -464,7 +470,7 @@ class BlockConverter:
             return "", []
         values = [[r.get(name) for r in records] for name in self.names]
         bad: dict[int, str] = {}
-        for column, column_values in zip(self.columns, values):
+        for column, column_values in zip(self._checked, values):
             if _column_needs_scan(column, column_values):
                 for position, value in enumerate(column_values):
                     if position not in bad:
@@ -482,6 +488,8 @@ class BlockConverter:
             values = [[r.get(name) for r in records] for name in self.names]
 
         self._count_dropped(records, values, dropped)
+        if self.enricher is not None:
+            values.extend(self.enricher.values(records))
         return self._emit(values), line_index
 
     def render_records(

@@ -51,25 +51,42 @@ def shard_suffix(output_format: str) -> str:
 
 def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardWriter]:
     """The converter for ``partition``'s input and the writer of its shard at ``path``."""
-    transforms = column_transforms(spec.columns, spec.ts_format, spec.csv_safe)
+    enricher = None
+    if spec.enrich is not None:
+        from .enrich.stage import Enricher
+
+        enricher = Enricher(spec.enrich)
+    transforms = column_transforms(spec.columns + (enricher.columns if enricher else ()), spec.ts_format,
+                                   spec.csv_safe)
     name = display_name(partition.path)  # what reject records call the input
+    ndjson = partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers)
     if spec.output_format == "parquet":
+        from .kernel import native_blocks
         from .parquet import ParquetShardWriter, ValueCollector, parquet_converter
 
-        if partition.path not in spec.tsv_inputs and partition.path not in dict(spec.cut_headers):
+        if ndjson and enricher is None:
             # NDJSON: the kernel's CSV rows typed by Arrow's CSV reader, where it can (parquet.ParquetBlocks).
             blocks = parquet_converter(spec.columns, name, transforms)
             return blocks, ParquetShardWriter(path, blocks)
-        # TSV inputs build the table from the checked values.
-        renderer: BlockConverter = ValueCollector(spec.columns, name, transforms)
+        if ndjson and not transforms and native_blocks(spec.columns) is not None:
+            from .enrich.blocks import EnrichedParquetBlocks  # the kernel's tables with the enrichment appended
+
+            enriched = EnrichedParquetBlocks(spec.columns, name, enricher)
+            return enriched, ParquetShardWriter(path, enriched)
+        # TSV inputs and enriched rows build the table from the checked values.
+        renderer: BlockConverter = ValueCollector(spec.columns, name, transforms, enricher=enricher)
         writer: ShardWriter = ParquetShardWriter(path, renderer)
     else:
-        renderer = BlockConverter(spec.columns, name, transforms)
+        renderer = BlockConverter(spec.columns, name, transforms, enricher=enricher)
         writer = CsvShardWriter(path)
+        if ndjson and enricher is not None and not transforms and len(spec.columns) > 1:
+            from .enrich.blocks import EnrichedCsvBlocks  # the kernel's rows with the enrichment appended
+
+            return EnrichedCsvBlocks(spec.columns, name, enricher), writer
     cut_header = dict(spec.cut_headers).get(partition.path)
     if cut_header is not None:
         return TsvBlockConverter(renderer, header=cut_header, names_line=True), writer
-    if partition.path not in spec.tsv_inputs:
+    if ndjson:
         return renderer, writer
     if partition.offset == 0:
         return TsvBlockConverter(renderer), writer

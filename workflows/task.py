@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import display_name
 from .inputs import TornStream
@@ -19,6 +20,9 @@ from .plan import DEFAULT_BLOCK_SIZE, Partition, check_unchanged, iter_range_blo
 from .render import RejectCollector
 from .schema import Column
 from .shards import open_shard, shard_suffix
+
+if TYPE_CHECKING:
+    from .enrich.columns import EnrichSpec
 
 # Keys of the convert tasks start with this prefix, so they are easy to find in the dashboard's task stream.
 TASK_PREFIX = "zeekflow-convert"
@@ -39,6 +43,7 @@ class TaskSpec:
     ts_format: str | None = None
     csv_safe: bool = False
     output_format: str = "csv"
+    enrich: "EnrichSpec | None" = None  # --enrich: the columns added after ``columns`` (enrich/columns.py)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         f"workflows.explore needs dask.dataframe ({error}); install it with: pip install 'zeekflow[explore]'"
     ) from error
 
+from .enriched import intel_hits, traffic_by_as, traffic_by_country
 from .frame import TIME_COLUMN, epoch_seconds, pandas_dtype, read_conn_csv, read_output, read_parquet_output
 from .rejects import reason_kind, rejects_examples, rejects_summary
 from .states import CONN_STATES, FAILED_STATES, meaning
@@ -31,4 +32,5 @@ __all__ = [
     "CONN_STATES", "FAILED_STATES", "TIME_COLUMN", "conn_state_breakdown", "longest_connections", "meaning",
     "epoch_seconds", "pandas_dtype", "pick_interval", "read_conn_csv", "read_output", "read_parquet_output", "reason_kind", "rejects_examples", "rejects_summary",
     "scan_like_sources", "top_ports", "top_services", "top_talkers", "traffic_over_time",
+    "intel_hits", "traffic_by_as", "traffic_by_country",
 ]

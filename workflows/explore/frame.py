@@ -37,7 +37,9 @@ def read_header(path: str) -> list[str]:
 
 
 def _schema_columns(path: str, names: list[str], log_type: str) -> tuple[Column, ...]:
-    known = get_schema(log_type).known()
+    from ..enrich.columns import ALL_COLUMNS
+
+    known = {**{c.name: c for c in ALL_COLUMNS}, **get_schema(log_type).known()}  # --enrich columns after the log's
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(
