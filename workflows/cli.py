@@ -277,4 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     else:
         code = 0
+    if code > 128:
+        # Stopped by a signal, every cleanup done: exit now. A worker thread may still be inside a task (a read
+        # that hangs) that the interpreter's exit would otherwise wait for.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)

@@ -142,6 +142,10 @@ def set_malloc_thresholds() -> None:
     mallopt(_M_TRIM_THRESHOLD, WORKER_MALLOC_ENVIRON["MALLOC_TRIM_THRESHOLD_"])
 
 
+# How long an interrupted or failed run waits for its worker threads' tasks before it exits anyway.
+THREADS_CLOSE_TIMEOUT_S = 2
+
+
 def local_cluster(workers: int | None = None, security: Security | None = None,
                   silence_logs: int | None = None, threads: bool = False) -> LocalCluster:
     """The LocalCluster ``zeekflow convert`` runs on: ``workers`` single-threaded worker processes (default:
@@ -220,11 +224,23 @@ def open_client(
     threads = embedded_worker_kind(worker_kind) == "threads"
     security = None if threads else Security.temporary()
     cluster = local_cluster(workers, security, threads=threads)
+    stopped = False
     try:
         with Client(cluster, set_as_default=False, security=security) as client:
             yield client
+    except BaseException:
+        stopped = True
+        raise
     finally:
-        cluster.close()
+        if stopped and threads:
+            # Interrupted or failed: a worker thread may be inside a task (a read that hangs) that nothing can
+            # stop, and closing waits for running tasks. Its threads are daemons, gone with the process.
+            try:
+                cluster.close(timeout=THREADS_CLOSE_TIMEOUT_S)
+            except Exception:  # the close timed out: the process is on its way out
+                pass
+        else:
+            cluster.close()
 
 
 def load_cluster_config(folder: str) -> None:
