@@ -83,3 +83,24 @@ def test_the_work_dir_never_holds_the_whole_output(reference: tuple[Path, Path])
     partitions = -(-source.stat().st_size // PARTITION)
     assert len(shards) <= partitions - 2 * COMMIT_SHARDS, [s.name for s in shards]
     assert all(int(s.name[5:11]) >= 2 * COMMIT_SHARDS for s in shards)
+
+
+@pytest.mark.cluster
+def test_parquet_keeps_its_shards_and_resumes_after_a_commit(reference: tuple[Path, Path]) -> None:
+    """Parquet's shards are its dataset: only the rejects shards are joined, committed and deleted."""
+    import pyarrow.parquet as pq
+
+    source, _ = reference
+    expected, output = source.parent / "reference.parquet", source.parent / "killed.parquet"
+    code, _, err = _convert(source, expected, "--format", "parquet")
+    assert code == 0, err
+    code, _, err = _convert(source, output, "--format", "parquet",
+                            env={"ZEEKFLOW_STOP_AT": f"after-append:{COMMIT_SHARDS + 2}"})
+    assert code == -signal.SIGKILL, err
+    work_dir = Path(f"{output}.parts")
+    assert len(_commits(work_dir / MANIFEST_NAME)) == 1
+    assert (work_dir / shard_name(0, "parquet")).exists() and not (work_dir / "part-000000.rejects.ndjson").exists()
+    code, _, err = _convert(source, output, "--format", "parquet", "--resume")
+    assert code == 0, err
+    assert pq.read_table(str(output)).equals(pq.read_table(str(expected)))
+    assert Path(f"{output}.rejects.ndjson").read_bytes() == Path(f"{expected}.rejects.ndjson").read_bytes()
