@@ -110,3 +110,38 @@ def test_cli_options_reach_the_output(tmp_path):
     assert summary["dropped_fields"] == {"_path": 2}
     refused = run_cli("convert", str(tmp_path / "conn.2.log.gz"), "-o", str(tmp_path / "o.parquet"), "--csv-safe")
     assert refused.returncode == 2 and "do not apply" in refused.stderr
+
+
+def test_a_json_log_of_a_type_no_schema_covers_is_refused_before_any_work(tmp_path):
+    from .conftest import run_cli
+
+    by_path = tmp_path / "capture.ndjson"
+    by_path.write_bytes(b'{"_path":"dhcp","ts":1.0,"uids":["C1"],"mac":"00:11"}\n')
+    by_name = tmp_path / "smb_files.00:00:00-01:00:00.log"
+    by_name.write_bytes(b'{"ts":1.0,"uid":"C1","action":"SMB::FILE_OPEN"}\n')
+    for log, kind in ((by_path, "dhcp"), (by_name, "smb_files")):
+        out = tmp_path / "o.csv"
+        proc = run_cli("convert", str(log), "-o", str(out), "--workers", "1", "--no-progress")
+        assert proc.returncode == 2, proc.stderr
+        message = proc.stderr.strip()
+        assert "\n" not in message and "Traceback" not in message
+        assert f"JSON {kind} log" in message and "--log-type" in message
+        assert not out.exists() and not (tmp_path / "o.csv.parts").exists()
+    # Forcing a known type is the user's explicit choice, and converts.
+    assert convert_in_process([by_name], tmp_path / "f.csv", log_type="conn")[2]["rows"] == 1
+
+
+def test_a_tsv_log_of_a_type_no_schema_covers_is_read_by_its_own_header(tmp_path):
+    header = b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdhcp\n"
+    first = tmp_path / "dhcp.1.log"
+    first.write_bytes(header + b"#fields\tts\tuids\tmac\n#types\ttime\tset[string]\tstring\n"
+                      b"1.0\tC1,C2\t00:11\n2.0\t-\t(empty)\n")
+    # A later archive (another Zeek version) with one more column and one column fewer.
+    second = tmp_path / "dhcp.2.log"
+    second.write_bytes(header + b"#fields\tts\tuids\tlease_time\n#types\ttime\tset[string]\tinterval\n"
+                       b"3.0\tC3\t60.0\n")
+    csv_bytes, rejects, totals = convert_in_process([first, second], tmp_path / "o.csv")
+    assert totals["log_type"] == "dhcp" and rejects == b""
+    assert csv_bytes == b'ts,uids,mac,lease_time\n1.0,"C1,C2",00:11,\n2.0,,,\n3.0,C3,,60.0\n'
+    assert totals["rows"] + totals["rejected"] + totals["blank"] == totals["lines"] == 3
+    assert totals["dropped_fields"] == {}

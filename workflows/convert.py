@@ -19,7 +19,7 @@ from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
-from .schema import Column, get_schema
+from .schema import Column
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
@@ -144,7 +144,7 @@ def prepare(options: ConvertOptions) -> Job:
         check_parquet_output(options.output, options.single_file)
     recognised = recognise(paths, options.log_type)
     try:
-        columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
+        columns = recognised.log_schema().select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
     partitions = plan_partitions(inputs, options.partition_size)
