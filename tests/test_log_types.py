@@ -145,3 +145,46 @@ def test_a_tsv_log_of_a_type_no_schema_covers_is_read_by_its_own_header(tmp_path
     assert csv_bytes == b'ts,uids,mac,lease_time\n1.0,"C1,C2",00:11,\n2.0,,,\n3.0,C3,,60.0\n'
     assert totals["rows"] + totals["rejected"] + totals["blank"] == totals["lines"] == 3
     assert totals["dropped_fields"] == {}
+
+
+def _test_log(tmp_path):
+    """A JSON log of the logschema samples' test log (every Zeek type), which no shipped schema covers."""
+    log = tmp_path / "capture.ndjson"
+    log.write_bytes(b'{"_path":"test","a":"1.2.3.4","b":true,"c":21,"e":"tcp","r.orig_p":123,"st":[4,2],'
+                    b'"v":[10,20],"t":1.5,"so":"x","extra":1}\n{"_path":"test","c":-1}\n')
+    return log
+
+
+@pytest.mark.parametrize("export", ["zeek-logschema.json", "zeek-logschema.csv"])
+def test_schema_gives_the_columns_and_types_of_a_logschema_export(samples, tmp_path, export):
+    log = _test_log(tmp_path)
+    with pytest.raises(UsageError, match="JSON test log.*--schema FILE"):
+        convert_in_process([log], tmp_path / "o.csv")
+    schema = str(samples / "logschema" / export)
+    csv_bytes, rejects, totals = convert_in_process([log], tmp_path / "o.csv", schema=schema)
+    assert totals["log_type"] == "test"
+    assert totals["columns"] == ["a", "b", "c", "d", "e", "i", "ival", "p", "r.orig_h", "r.orig_p", "r.resp_h",
+                                 "r.resp_p", "st", "s", "sub", "t", "v", "sd", "so", "aa_plaincomment"]
+    assert csv_bytes.splitlines()[1] == b'1.2.3.4,true,21,,tcp,,,,,123,,,"4,2",,,1.5,"10,20",,x,'
+    assert b'"c: ' in rejects and totals["rejected"] == 1  # a count is never negative: typed from the export
+    assert totals["dropped_fields"] == {"_path": 1, "extra": 1}
+
+
+def test_schema_errors_are_one_line_and_change_the_resume_identity(samples, tmp_path):
+    from .conftest import run_cli
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "an export"}')
+    proc = run_cli("convert", str(_test_log(tmp_path)), "-o", str(tmp_path / "o.csv"), "--schema", str(bad))
+    assert proc.returncode == 2 and "not a Zeek logschema export" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    from workflows import ConvertOptions, prepare
+
+    conn = tmp_path / "conn.ndjson"
+    conn.write_bytes(b'{"ts":1.0,"uid":"C1"}\n')
+    export = tmp_path / "conn-schema.csv"
+    export.write_text("log,field,type\nconn,ts,time\nconn,uid,string\n")
+    shipped = prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "a.csv")))
+    given = prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "a.csv"), schema=str(export)))
+    assert [c.name for c in given.columns] == ["ts", "uid"] and given.columns != shipped.columns
+    assert given.manifest().identity != shipped.manifest().identity

@@ -96,8 +96,11 @@ def cli() -> None:
               help="Fail (exit 1, no output) once more than N lines are rejected.")
 @click.option("--columns", callback=_columns, metavar="LIST", show_default="the log type's columns",
               help="Comma-separated columns to write, in that order.")
-@click.option("--log-type", type=click.Choice(sorted(SCHEMAS)), metavar="TYPE", show_default="detected",
-              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS) + ".")
+@click.option("--log-type", metavar="TYPE", show_default="detected",
+              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS)
+              + ", or a log of --schema.")
+@click.option("--schema", "schema", metavar="FILE", type=click.Path(dir_okay=False),
+              help="A Zeek logschema export (JSON or CSV format): the columns and types of the logs it names.")
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), metavar="FORMAT",
               show_default="parquet when OUTPUT ends in .parquet, else csv", help="Output format.")
 @click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
@@ -113,14 +116,14 @@ def cli() -> None:
 @click.option("--tls-key", metavar="FILE", help="Client private key (if not in --tls-cert).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, window: int,
             partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
-            columns: list[str] | None, log_type: str | None, output_format: str | None, single_file: bool,
+            columns: list[str] | None, log_type: str | None, schema: str | None, output_format: str | None, single_file: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None) -> None:
     """Convert Zeek logs (NDJSON or TSV, plain or compressed) into one CSV file or a Parquet dataset."""
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, window=window,
         partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
-        columns=columns, log_type=log_type, output_format=output_format, single_file=single_file,
+        columns=columns, log_type=log_type, schema=schema, output_format=output_format, single_file=single_file,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
         tls_cert=tls_cert, tls_key=tls_key,
     )

@@ -142,7 +142,12 @@ def prepare(options: ConvertOptions) -> Job:
         from .parquet import check_parquet_output
 
         check_parquet_output(options.output, options.single_file)
-    recognised = recognise(paths, options.log_type)
+    given = None
+    if options.schema:
+        from .logschema import read_logschema
+
+        given = read_logschema(options.schema)
+    recognised = recognise(paths, options.log_type, given)
     try:
         columns = recognised.log_schema().select(options.columns, recognised.header_columns)
     except ValueError as error:

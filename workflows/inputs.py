@@ -310,21 +310,25 @@ def _unknown_json_type(path: str, kind: str) -> UsageError:
 
     return UsageError(
         f"{path} is a JSON {kind} log, and no schema covers {kind}: its columns cannot be known from its "
-        f"records (Zeek leaves unset fields out); convert it as a known type with --log-type TYPE "
-        f"(known: {', '.join(SCHEMAS)}), or convert the TSV copy of the log (its header is its schema)"
+        f"records (Zeek leaves unset fields out); give its schema with --schema FILE (a Zeek logschema "
+        f"export), convert it as a known type with --log-type TYPE (known: {', '.join(SCHEMAS)}), or convert "
+        f"the TSV copy of the log (its header is its schema)"
     )
 
 
-def recognise(paths: list[str], log_type: str | None) -> Recognised:
+def recognise(paths: list[str], log_type: str | None, given: dict | None = None) -> Recognised:
     """Sniff every input; settle the log type (``log_type`` if given, else detected). Raises UsageError.
 
     A TSV input whose ``#path`` no shipped schema covers is read by its own header (its ``#fields`` typed by
     its ``#types``); a JSON input whose ``_path`` or file name names such a log type is refused, never read
     as another type."""
-    from .schema import SCHEMAS, Column, LogSchema, log_type_from_name, unshipped_log_type_from_name
+    from .schema import SCHEMAS as SHIPPED, Column, LogSchema, log_type_from_name, unshipped_log_type_from_name
 
+    # ``given``: the schemas of a --schema export, which cover their logs in place of the shipped ones.
+    SCHEMAS = {**SHIPPED, **(given or {})}
     if log_type is not None and log_type not in SCHEMAS:
-        raise UsageError(f"unknown --log-type {log_type!r}; known: {', '.join(SCHEMAS)}")
+        raise UsageError(f"unknown --log-type {log_type!r}; known: {', '.join(SCHEMAS)} "
+                         "(a log of another type needs its schema: --schema FILE)")
     detected: dict[str, list[str]] = {}
     tsv_inputs: list[str] = []
     header_columns: dict[str, Column] = {}
@@ -356,9 +360,9 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
             raise _unknown_json_type(path, sniffed.log_path)
         else:
             unshipped = unshipped_log_type_from_name(path)
-            if unshipped is not None and sniffed.format == "json" and log_type is None:
+            if unshipped is not None and unshipped not in SCHEMAS and sniffed.format == "json" and log_type is None:
                 raise _unknown_json_type(path, unshipped)
-            kind = None if unshipped is not None else log_type_from_name(path)
+            kind = unshipped if unshipped in SCHEMAS else None if unshipped else log_type_from_name(path)
         if kind is not None:
             detected.setdefault(kind, []).append(path)
     if log_type is None:
@@ -368,7 +372,7 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
                              "or force one with --log-type")
         # Inputs that say nothing of their type follow the others; conn when none says (the original default).
         log_type = next(iter(detected), DEFAULT_LOG_TYPE)
-    schema = None
+    schema = (given or {}).get(log_type)
     if log_type not in SCHEMAS:
         if len(tsv_inputs) != len(paths):
             others = [p for p in paths if p not in tsv_inputs]
@@ -376,16 +380,14 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
         schema = LogSchema(name=log_type, columns=tuple(header_only[log_type].values()),
                            source="the #fields and #types of the inputs' TSV headers")
         return Recognised(log_type, tuple(tsv_inputs), header_columns, (), schema)
-    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, log_type))
+    known = (schema or SHIPPED[log_type]).known()
+    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, known), schema)
 
 
-def _cut_headers(cut_names: dict[str, tuple[str, ...]], log_type: str) -> tuple[tuple[str, TsvHeader], ...]:
+def _cut_headers(cut_names: dict[str, tuple[str, ...]], known: dict) -> tuple[tuple[str, TsvHeader], ...]:
     """zeek-cut output names its columns but not their types: they come from the log type's schema, and the
     markers are Zeek's defaults (zeek-cut copies fields as Zeek wrote them). A first line naming a column the
     schema does not know is not taken for zeek-cut output: the file is then read as NDJSON (and rejected)."""
-    from .schema import get_schema
-
-    known = get_schema(log_type).known()
     headers = []
     for path, names in cut_names.items():
         if not all(n in known for n in names):
