@@ -188,3 +188,22 @@ def test_schema_errors_are_one_line_and_change_the_resume_identity(samples, tmp_
     given = prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "a.csv"), schema=str(export)))
     assert [c.name for c in given.columns] == ["ts", "uid"] and given.columns != shipped.columns
     assert given.manifest().identity != shipped.manifest().identity
+
+
+def test_a_log_read_by_its_own_header_is_typed_in_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    from .conftest import run_cli
+
+    log = tmp_path / "dhcp.log"
+    log.write_bytes(b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdhcp\n"
+                    b"#fields\tts\tuids\tlease_time\ttrans_id\n#types\ttime\tset[string]\tinterval\tcount\n"
+                    b"1.5\tC1,C2\t60.0\t7\n")
+    out = tmp_path / "dhcp.parquet"
+    proc = run_cli("convert", str(log), "-o", str(out), "--single-file", "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out)
+    assert table.column_names == ["ts", "uids", "lease_time", "trans_id"]
+    assert str(table.schema.field("trans_id").type) == "uint64"
+    assert str(table.schema.field("lease_time").type) == "double"
+    assert table.column("uids").to_pylist() == [["C1", "C2"]]
