@@ -380,6 +380,15 @@ def recognise(paths: list[str], log_type: str | None, given: dict | None = None)
         schema = LogSchema(name=log_type, columns=tuple(header_only[log_type].values()),
                            source="the #fields and #types of the inputs' TSV headers")
         return Recognised(log_type, tuple(tsv_inputs), header_columns, (), schema)
+    if schema is None and header_columns and len(tsv_inputs) == len(paths):
+        # TSV only: the headers are the schema (a Zeek version's own columns and types win over the shipped
+        # ones); the shipped columns the headers lack stay selectable with --columns.
+        shipped = SHIPPED[log_type]
+        schema = LogSchema(
+            name=log_type, columns=tuple(header_columns.values()),
+            optional=tuple(c for c in shipped.columns + shipped.optional if c.name not in header_columns),
+            source="the #fields and #types of the inputs' TSV headers",
+        )
     known = (schema or SHIPPED[log_type]).known()
     return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, known), schema)
 
