@@ -21,7 +21,7 @@ from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
-from .schema import Column, get_schema
+from .schema import Column
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
@@ -165,9 +165,14 @@ def prepare(options: ConvertOptions) -> Job:
         from .parquet import check_parquet_output
 
         check_parquet_output(options.output, options.single_file)
-    recognised = recognise(paths, options.log_type)
+    given = None
+    if options.schema:
+        from .logschema import read_logschema
+
+        given = read_logschema(options.schema)
+    recognised = recognise(paths, options.log_type, given)
     try:
-        columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
+        columns = recognised.log_schema().select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
     enrich = None
