@@ -180,7 +180,7 @@ def prepare(options: ConvertOptions) -> Job:
             or options.community_id_hex:
         from .enrich.prepare import enrich_spec  # an enrichment option alone is refused there
 
-        known = [*get_schema(recognised.log_type).known(), *(recognised.header_columns or {})]
+        known = [*recognised.log_schema().known(), *(recognised.header_columns or {})]
         enrich = enrich_spec(options.enrich, recognised.log_type, columns, known, seed=options.community_id_seed,
                              use_base64=not options.community_id_hex, geoip_db=options.geoip_db,
                              asn_db=options.asn_db, intel=options.intel)
