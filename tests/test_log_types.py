@@ -54,7 +54,8 @@ def _tsv(path, kind):
 def test_detection_from_path_header_json_path_and_name(tmp_path):
     # The header wins over the name; _path wins over the name; the name is the last resort; conn by default.
     _, _, by_header = convert_in_process([_tsv(tmp_path / "conn.log", "weird")], tmp_path / "a.csv")
-    assert by_header["log_type"] == "weird" and by_header["columns"][-1] == "source"
+    # A TSV input's columns are its own #fields, not the shipped schema's (it has only ts and uid).
+    assert by_header["log_type"] == "weird" and by_header["columns"] == ["ts", "uid"]
     json_log = tmp_path / "misc.ndjson.gz"
     json_log.write_bytes(gzip.compress(b'{"_path":"x509","ts":1.0,"fingerprint":"ab"}\n'))
     csv_bytes, _, by_path = convert_in_process([json_log], tmp_path / "b.csv")
@@ -110,3 +111,100 @@ def test_cli_options_reach_the_output(tmp_path):
     assert summary["dropped_fields"] == {"_path": 2}
     refused = run_cli("convert", str(tmp_path / "conn.2.log.gz"), "-o", str(tmp_path / "o.parquet"), "--csv-safe")
     assert refused.returncode == 2 and "do not apply" in refused.stderr
+
+
+def test_a_json_log_of_a_type_no_schema_covers_is_refused_before_any_work(tmp_path):
+    from .conftest import run_cli
+
+    by_path = tmp_path / "capture.ndjson"
+    by_path.write_bytes(b'{"_path":"dhcp","ts":1.0,"uids":["C1"],"mac":"00:11"}\n')
+    by_name = tmp_path / "smb_files.00:00:00-01:00:00.log"
+    by_name.write_bytes(b'{"ts":1.0,"uid":"C1","action":"SMB::FILE_OPEN"}\n')
+    for log, kind in ((by_path, "dhcp"), (by_name, "smb_files")):
+        out = tmp_path / "o.csv"
+        proc = run_cli("convert", str(log), "-o", str(out), "--workers", "1", "--no-progress")
+        assert proc.returncode == 2, proc.stderr
+        message = proc.stderr.strip()
+        assert "\n" not in message and "Traceback" not in message
+        assert f"JSON {kind} log" in message and "--log-type" in message
+        assert not out.exists() and not (tmp_path / "o.csv.parts").exists()
+    # Forcing a known type is the user's explicit choice, and converts.
+    assert convert_in_process([by_name], tmp_path / "f.csv", log_type="conn")[2]["rows"] == 1
+
+
+def test_a_tsv_log_of_a_type_no_schema_covers_is_read_by_its_own_header(tmp_path):
+    header = b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdhcp\n"
+    first = tmp_path / "dhcp.1.log"
+    first.write_bytes(header + b"#fields\tts\tuids\tmac\n#types\ttime\tset[string]\tstring\n"
+                      b"1.0\tC1,C2\t00:11\n2.0\t-\t(empty)\n")
+    # A later archive (another Zeek version) with one more column and one column fewer.
+    second = tmp_path / "dhcp.2.log"
+    second.write_bytes(header + b"#fields\tts\tuids\tlease_time\n#types\ttime\tset[string]\tinterval\n"
+                       b"3.0\tC3\t60.0\n")
+    csv_bytes, rejects, totals = convert_in_process([first, second], tmp_path / "o.csv")
+    assert totals["log_type"] == "dhcp" and rejects == b""
+    assert csv_bytes == b'ts,uids,mac,lease_time\n1.0,"C1,C2",00:11,\n2.0,,,\n3.0,C3,,60.0\n'
+    assert totals["rows"] + totals["rejected"] + totals["blank"] == totals["lines"] == 3
+    assert totals["dropped_fields"] == {}
+
+
+def _test_log(tmp_path):
+    """A JSON log of the logschema samples' test log (every Zeek type), which no shipped schema covers."""
+    log = tmp_path / "capture.ndjson"
+    log.write_bytes(b'{"_path":"test","a":"1.2.3.4","b":true,"c":21,"e":"tcp","r.orig_p":123,"st":[4,2],'
+                    b'"v":[10,20],"t":1.5,"so":"x","extra":1}\n{"_path":"test","c":-1}\n')
+    return log
+
+
+@pytest.mark.parametrize("export", ["zeek-logschema.json", "zeek-logschema.csv"])
+def test_schema_gives_the_columns_and_types_of_a_logschema_export(samples, tmp_path, export):
+    log = _test_log(tmp_path)
+    with pytest.raises(UsageError, match="JSON test log.*--schema FILE"):
+        convert_in_process([log], tmp_path / "o.csv")
+    schema = str(samples / "logschema" / export)
+    csv_bytes, rejects, totals = convert_in_process([log], tmp_path / "o.csv", schema=schema)
+    assert totals["log_type"] == "test"
+    assert totals["columns"] == ["a", "b", "c", "d", "e", "i", "ival", "p", "r.orig_h", "r.orig_p", "r.resp_h",
+                                 "r.resp_p", "st", "s", "sub", "t", "v", "sd", "so", "aa_plaincomment"]
+    assert csv_bytes.splitlines()[1] == b'1.2.3.4,true,21,,tcp,,,,,123,,,"4,2",,,1.5,"10,20",,x,'
+    assert b'"c: ' in rejects and totals["rejected"] == 1  # a count is never negative: typed from the export
+    assert totals["dropped_fields"] == {"_path": 1, "extra": 1}
+
+
+def test_schema_errors_are_one_line_and_change_the_resume_identity(samples, tmp_path):
+    from .conftest import run_cli
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"not": "an export"}')
+    proc = run_cli("convert", str(_test_log(tmp_path)), "-o", str(tmp_path / "o.csv"), "--schema", str(bad))
+    assert proc.returncode == 2 and "not a Zeek logschema export" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    from workflows import ConvertOptions, prepare
+
+    conn = tmp_path / "conn.ndjson"
+    conn.write_bytes(b'{"ts":1.0,"uid":"C1"}\n')
+    export = tmp_path / "conn-schema.csv"
+    export.write_text("log,field,type\nconn,ts,time\nconn,uid,string\n")
+    shipped = prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "a.csv")))
+    given = prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "a.csv"), schema=str(export)))
+    assert [c.name for c in given.columns] == ["ts", "uid"] and given.columns != shipped.columns
+    assert given.manifest().identity != shipped.manifest().identity
+
+
+def test_a_log_read_by_its_own_header_is_typed_in_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    from .conftest import run_cli
+
+    log = tmp_path / "dhcp.log"
+    log.write_bytes(b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdhcp\n"
+                    b"#fields\tts\tuids\tlease_time\ttrans_id\n#types\ttime\tset[string]\tinterval\tcount\n"
+                    b"1.5\tC1,C2\t60.0\t7\n")
+    out = tmp_path / "dhcp.parquet"
+    proc = run_cli("convert", str(log), "-o", str(out), "--single-file", "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    table = pq.read_table(out)
+    assert table.column_names == ["ts", "uids", "lease_time", "trans_id"]
+    assert str(table.schema.field("trans_id").type) == "uint64"
+    assert str(table.schema.field("lease_time").type) == "double"
+    assert table.column("uids").to_pylist() == [["C1", "C2"]]

@@ -103,7 +103,9 @@ def test_parse_header_folds_directives_and_ignores_comments():
     assert header.separator == b"\t" and header.unset_field == b"-" and header.empty_field == b"(empty)"
     assert header.path == "dns" and header.fields[0] == "ts" and header.types[-1] == "interval"
     assert parse_header(b'{"ts":1.0}\n') is None
-    assert apply_header_line(None, b"#fields\tts") is None  # nothing before #separator
+    # With no #separator before it, a tab-separated directive starts a header (Zeek's default separator).
+    assert apply_header_line(None, b"#fields\tts").fields == ("ts",)
+    assert apply_header_line(None, b"#fields ts") is None and apply_header_line(None, b"# a comment") is None
     assert decode_text(b"a\\x09b\\\\c") == "a\tb\\c"
 
 
@@ -171,3 +173,19 @@ def test_a_first_line_of_unknown_names_is_not_taken_for_zeek_cut(tmp_path):
     path.write_bytes(b"hello\tworld\n{\"uid\":\"C1\"}\n")
     _, rejects, totals = convert_in_process([path], tmp_path / "o.csv")
     assert (totals["rows"], totals["rejected"]) == (1, 1) and b"invalid JSON" in rejects
+
+
+@pytest.mark.parametrize("before", [b"\t\n", b"\n\n", b"\t#separator \\x09\n"])
+def test_a_header_is_recognised_anywhere_in_the_head(tmp_path, before):
+    """A blank or stray first line, even a damaged #separator line, does not make a TSV log read as NDJSON:
+    #fields and #types follow, and every line is accounted for (rows + rejected + blank = lines)."""
+    log = tmp_path / "dns.log"
+    log.write_bytes(before + b"#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n"
+                    b"#fields\tts\tuid\tquery\n#types\ttime\tstring\tstring\n1.0\tC1\texample.org\n"
+                    b"2.0\tC2\t-\n")
+    csv_bytes, rejects, totals = convert_in_process([log], tmp_path / "o.csv", columns=["ts", "uid", "query"])
+    assert totals["log_type"] == "dns"
+    assert csv_bytes == b"ts,uid,query\n1.0,C1,example.org\n2.0,C2,\n"
+    assert totals["rows"] == 2
+    assert totals["rows"] + totals["rejected"] + totals["blank"] == totals["lines"]
+    assert totals["rejected"] == (1 if before.strip() else 0)

@@ -108,8 +108,11 @@ def cli() -> None:
               help="Fail (exit 1, no output) once more than N lines are rejected.")
 @click.option("--columns", callback=_columns, metavar="LIST", show_default="the log type's columns",
               help="Comma-separated columns to write, in that order.")
-@click.option("--log-type", type=click.Choice(sorted(SCHEMAS)), metavar="TYPE", show_default="detected",
-              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS) + ".")
+@click.option("--log-type", metavar="TYPE", show_default="detected",
+              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS)
+              + ", or a log of --schema.")
+@click.option("--schema", "schema", metavar="FILE", type=click.Path(dir_okay=False),
+              help="A Zeek logschema export (JSON or CSV format): the columns and types of the logs it names.")
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), metavar="FORMAT",
               show_default="parquet when OUTPUT ends in .parquet, else csv", help="Output format.")
 @click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
@@ -134,7 +137,8 @@ def cli() -> None:
 @click.option("--intel", metavar="PATH", help="Indicators in Zeek's Intel framework format (--enrich intel).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, worker_kind: str,
             window: int, partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
-            columns: list[str] | None, log_type: str | None, output_format: str | None, single_file: bool,
+            columns: list[str] | None, log_type: str | None, schema: str | None, output_format: str | None,
+            single_file: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None, enrich: list[str] | None,
             community_id_seed: int, community_id_hex: bool, geoip_db: str | None, asn_db: str | None,
@@ -143,7 +147,7 @@ def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, worker_kind=worker_kind,
         window=window, partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
-        columns=columns, log_type=log_type, output_format=output_format, single_file=single_file,
+        columns=columns, log_type=log_type, schema=schema, output_format=output_format, single_file=single_file,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
         tls_cert=tls_cert, tls_key=tls_key, enrich=enrich, community_id_seed=community_id_seed,
         community_id_hex=community_id_hex, geoip_db=geoip_db, asn_db=asn_db, intel=intel,

@@ -62,22 +62,48 @@ class OrderedConcat:
     earlier one.
     """
 
-    def __init__(self, destination: str, header: bytes = b"") -> None:
+    def __init__(self, destination: str, header: bytes = b"", resume_at: tuple[int, int] | None = None) -> None:
+        """``resume_at=(next_index, length)`` reopens the temp file of an interrupted run, cut back to the
+        ``length`` it had when shards ``0 .. next_index - 1`` were committed, and goes on from ``next_index``."""
         self.destination = destination
         self.temporary = destination + ".tmp"
-        self._out: BinaryIO | None = open(self.temporary, "wb")
-        self._out.write(header)
-        self.written = len(header)
+        if resume_at is None:
+            self._out: BinaryIO | None = open(self.temporary, "wb")
+            self._out.write(header)
+            self.written, self._next = len(header), 0
+        else:
+            self._next, self.written = resume_at
+            self._out = open(self.temporary, "r+b")
+            self._out.truncate(self.written)  # drop the tail appended after the last commit
+            self._out.seek(self.written)
         self._waiting: dict[int, str] = {}
-        self._next = 0
+        self._appended: list[str] = []  # shards appended since the last durable()
+        self.committed = resume_at is not None and self._next > 0
 
     def add(self, index: int, path: str) -> None:
         if self._out is None:
             raise ValueError(f"{self.temporary} is already finished or aborted")
         self._waiting[index] = path
         while self._next in self._waiting:
-            self.written += _copy_into(self._waiting.pop(self._next), self._out)
+            path = self._waiting.pop(self._next)
+            self.written += _copy_into(path, self._out)
+            self._appended.append(path)
             self._next += 1
+
+    @property
+    def next_index(self) -> int:
+        """The index of the next shard to append (every shard before it is in the temp file)."""
+        return self._next
+
+    def durable(self) -> list[str]:
+        """Flush and fsync the temp file; return the shards appended since the last call, now safe to delete
+        once the caller has recorded ``(next_index, written)``."""
+        if self._out is None:
+            raise ValueError(f"{self.temporary} is already finished or aborted")
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        appended, self._appended = self._appended, []
+        return appended
 
     def finish(self, count: int) -> int:
         """Close after exactly ``count`` shards; return the bytes written."""
@@ -93,10 +119,12 @@ class OrderedConcat:
         return self.written
 
     def abort(self) -> None:
+        """Close; remove the temp file unless a commit vouches for part of it (its shards are gone, and
+        ``--resume`` goes on from it)."""
         if self._out is not None:
             self._out.close()
             self._out = None
-        if os.path.exists(self.temporary):
+        if not self.committed and os.path.exists(self.temporary):
             os.unlink(self.temporary)
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dask.base import tokenize
 
 from .cluster import check_workers_see, dashboard_link, embedded_worker_kind, open_client, tls_security, worker_count
+from .commit import CommittedJoin
 from .concat import OrderedConcat, aborted_on_error
 from .errors import RunFailed, TooManyRejects, UsageError
 from .inputs import compression_of, expand_inputs, recognise
@@ -20,7 +21,7 @@ from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
-from .schema import Column, get_schema
+from .schema import Column
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, run_window
@@ -164,9 +165,14 @@ def prepare(options: ConvertOptions) -> Job:
         from .parquet import check_parquet_output
 
         check_parquet_output(options.output, options.single_file)
-    recognised = recognise(paths, options.log_type)
+    given = None
+    if options.schema:
+        from .logschema import read_logschema
+
+        given = read_logschema(options.schema)
+    recognised = recognise(paths, options.log_type, given)
     try:
-        columns = get_schema(recognised.log_type).select(options.columns, recognised.header_columns)
+        columns = recognised.log_schema().select(options.columns, recognised.header_columns)
     except ValueError as error:
         raise UsageError(str(error)) from None
     enrich = None
@@ -174,7 +180,7 @@ def prepare(options: ConvertOptions) -> Job:
             or options.community_id_hex:
         from .enrich.prepare import enrich_spec  # an enrichment option alone is refused there
 
-        known = [*get_schema(recognised.log_type).known(), *(recognised.header_columns or {})]
+        known = [*recognised.log_schema().known(), *(recognised.header_columns or {})]
         enrich = enrich_spec(options.enrich, recognised.log_type, columns, known, seed=options.community_id_seed,
                              use_base64=not options.community_id_hex, geoip_db=options.geoip_db,
                              asn_db=options.asn_db, intel=options.intel)
@@ -247,23 +253,36 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
     options = job.options
     work_dir = job.spec.work_dir
     manifest = job.manifest()
+    csv_format = options.output_format == "csv"
+    temp_files = [path + ".tmp" for path in ((options.output,) if csv_format else ()) + (options.rejects,)]
     if options.resume:
-        reused = manifest.resume()  # UsageError, before any work, when the inputs or options changed
+        # UsageError, before any work, when the inputs or options changed
+        reused = manifest.resume([os.path.abspath(path) for path in temp_files])
     else:
         files.clear()
         reused = {}
         manifest.start()
     totals = _Totals(job, reporter, started)
-    # CSV and rejects shards are joined into the outputs in index order as they finish, while later ones run.
-    csv_out = OrderedConcat(options.output, job.header()) if options.output_format == "csv" else None
-    rejects_out = OrderedConcat(options.rejects)
+    # CSV and rejects shards are joined into the outputs in index order as they finish, while later ones run,
+    # and deleted once a batch of them is durably joined (bounded disk).
+    at = None if manifest.committed is None else manifest.committed.lengths
+    csv_out = OrderedConcat(options.output, job.header(),
+                            None if at is None else (manifest.committed.next, at[os.path.abspath(temp_files[0])])) \
+        if csv_format else None
+    rejects_out = OrderedConcat(
+        options.rejects, b"", None if at is None else (manifest.committed.next, at[os.path.abspath(temp_files[-1])]))
     joined = [out for out in (csv_out, rejects_out) if out is not None]
+    for out in joined:
+        out.temporary = os.path.abspath(out.temporary)
+    committer = CommittedJoin(manifest, joined)
+    first_uncommitted = 0 if manifest.committed is None else manifest.committed.next
 
     def join(info: ShardInfo) -> None:
         totals.record(info)
-        if csv_out is not None:
-            csv_out.add(info.index, os.path.join(work_dir, shard_name(info.index)))
-        rejects_out.add(info.index, os.path.join(work_dir, rejects_shard_name(info.index)))
+        if info.index < first_uncommitted:
+            return  # already in the temp files, its shards deleted
+        paths = [os.path.join(work_dir, shard_name(info.index))] if csv_out is not None else []
+        committer.add(info.index, paths + [os.path.join(work_dir, rejects_shard_name(info.index))])
 
     def record(info: ShardInfo) -> None:
         manifest.record(info)

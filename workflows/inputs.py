@@ -296,17 +296,44 @@ class Recognised:
     tsv_inputs: tuple[str, ...]
     header_columns: dict  # name -> Column, for #fields of TSV inputs that the schema does not know
     cut_headers: tuple[tuple[str, TsvHeader], ...] = ()  # zeek-cut inputs and the header their names give
+    schema: object = None  # a LogSchema from the TSV headers when no shipped schema covers the log type
+
+    def log_schema(self):
+        """The schema the run's columns come from: the TSV headers' own, else the shipped one."""
+        from .schema import get_schema
+
+        return self.schema if self.schema is not None else get_schema(self.log_type)
 
 
-def recognise(paths: list[str], log_type: str | None) -> Recognised:
-    """Sniff every input; settle the log type (``log_type`` if given, else detected). Raises UsageError."""
-    from .schema import SCHEMAS, Column, log_type_from_name
+def _unknown_json_type(path: str, kind: str) -> UsageError:
+    from .schema import SCHEMAS
 
+    return UsageError(
+        f"{path} is a JSON {kind} log, and no schema covers {kind}: its columns cannot be known from its "
+        f"records (Zeek leaves unset fields out); give its schema with --schema FILE (a Zeek logschema "
+        f"export), convert it as a known type with --log-type TYPE (known: {', '.join(SCHEMAS)}), or convert "
+        f"the TSV copy of the log (its header is its schema)"
+    )
+
+
+def recognise(paths: list[str], log_type: str | None, given: dict | None = None) -> Recognised:
+    """Sniff every input; settle the log type (``log_type`` if given, else detected). Raises UsageError.
+
+    A TSV input whose ``#path`` no shipped schema covers is read by its own header (its ``#fields`` typed by
+    its ``#types``); a JSON input whose ``_path`` or file name names such a log type is refused, never read
+    as another type."""
+    from .schema import SCHEMAS as SHIPPED, Column, LogSchema, log_type_from_name, unshipped_log_type_from_name
+
+    # ``given``: the schemas of a --schema export, which cover their logs in place of the shipped ones.
+    SCHEMAS = {**SHIPPED, **(given or {})}
     if log_type is not None and log_type not in SCHEMAS:
-        raise UsageError(f"unknown --log-type {log_type!r}; known: {', '.join(SCHEMAS)}")
+        raise UsageError(f"unknown --log-type {log_type!r}; known: {', '.join(SCHEMAS)} "
+                         "(a log of another type needs its schema: --schema FILE)")
     detected: dict[str, list[str]] = {}
     tsv_inputs: list[str] = []
     header_columns: dict[str, Column] = {}
+    # Per TSV log type that no schema covers: its inputs' columns, in order of first appearance.
+    header_only: dict[str, dict[str, Column]] = {}
     cut_names: dict[str, tuple[str, ...]] = {}
     for path in paths:
         check_can_open(path)
@@ -317,15 +344,25 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
         if sniffed.format == "tsv":
             tsv_inputs.append(path)
             header = sniffed.header
+            own = header_only.setdefault(header.path, {}) if header.path and header.path not in SCHEMAS else {}
             for name, zeek_type in zip(header.fields, header.types):
                 try:
-                    header_columns.setdefault(name, Column(name, zeek_type))
-                    header_columns[name].kind
+                    Column(name, zeek_type).kind
                 except ValueError:
-                    header_columns.pop(name, None)  # a type we cannot render: not selectable
+                    continue  # a type we cannot render: not selectable
+                header_columns.setdefault(name, Column(name, zeek_type))
+                own.setdefault(name, Column(name, zeek_type))
         if sniffed.format == "zeek-cut":
             cut_names[path] = sniffed.names
-        kind = sniffed.log_path if sniffed.log_path in SCHEMAS else log_type_from_name(path)
+        if sniffed.log_path in SCHEMAS or (sniffed.format == "tsv" and sniffed.log_path):
+            kind = sniffed.log_path
+        elif sniffed.format == "json" and log_type is None and sniffed.log_path:
+            raise _unknown_json_type(path, sniffed.log_path)
+        else:
+            unshipped = unshipped_log_type_from_name(path)
+            if unshipped is not None and unshipped not in SCHEMAS and sniffed.format == "json" and log_type is None:
+                raise _unknown_json_type(path, unshipped)
+            kind = unshipped if unshipped in SCHEMAS else None if unshipped else log_type_from_name(path)
         if kind is not None:
             detected.setdefault(kind, []).append(path)
     if log_type is None:
@@ -335,16 +372,31 @@ def recognise(paths: list[str], log_type: str | None) -> Recognised:
                              "or force one with --log-type")
         # Inputs that say nothing of their type follow the others; conn when none says (the original default).
         log_type = next(iter(detected), DEFAULT_LOG_TYPE)
-    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, log_type))
+    schema = (given or {}).get(log_type)
+    if log_type not in SCHEMAS:
+        if len(tsv_inputs) != len(paths):
+            others = [p for p in paths if p not in tsv_inputs]
+            raise _unknown_json_type(others[0], log_type)
+        schema = LogSchema(name=log_type, columns=tuple(header_only[log_type].values()),
+                           source="the #fields and #types of the inputs' TSV headers")
+        return Recognised(log_type, tuple(tsv_inputs), header_columns, (), schema)
+    if schema is None and header_columns and len(tsv_inputs) == len(paths):
+        # TSV only: the headers are the schema (a Zeek version's own columns and types win over the shipped
+        # ones); the shipped columns the headers lack stay selectable with --columns.
+        shipped = SHIPPED[log_type]
+        schema = LogSchema(
+            name=log_type, columns=tuple(header_columns.values()),
+            optional=tuple(c for c in shipped.columns + shipped.optional if c.name not in header_columns),
+            source="the #fields and #types of the inputs' TSV headers",
+        )
+    known = (schema or SHIPPED[log_type]).known()
+    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, known), schema)
 
 
-def _cut_headers(cut_names: dict[str, tuple[str, ...]], log_type: str) -> tuple[tuple[str, TsvHeader], ...]:
+def _cut_headers(cut_names: dict[str, tuple[str, ...]], known: dict) -> tuple[tuple[str, TsvHeader], ...]:
     """zeek-cut output names its columns but not their types: they come from the log type's schema, and the
     markers are Zeek's defaults (zeek-cut copies fields as Zeek wrote them). A first line naming a column the
     schema does not know is not taken for zeek-cut output: the file is then read as NDJSON (and rejected)."""
-    from .schema import get_schema
-
-    known = get_schema(log_type).known()
     headers = []
     for path, names in cut_names.items():
         if not all(n in known for n in names):

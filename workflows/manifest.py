@@ -6,6 +6,11 @@ records one finished partition: its byte range, its counts and the sha256 of bot
 appends and flushes a line as each ShardInfo arrives, so a client killed at any moment leaves at worst one torn
 last line, which is ignored. A shard is reused only if its range matches the new plan and its bytes still hash
 to the recorded checksum; anything else is recomputed.
+
+Bounded disk: once the joined shards are fsynced into ``OUTPUT.tmp`` and ``REJECTS.tmp``, a commit line
+``{"commit": {"next": N, "lengths": {...}}}`` (fsynced too) says shards ``0 .. N-1`` are in those files up to
+those lengths, and the shards are deleted. ``--resume`` trusts a commit whose temp files are at least that long,
+cuts them back to it and takes the records before ``N`` without their (deleted) shards.
 """
 
 from __future__ import annotations
@@ -118,12 +123,47 @@ def _shard_intact(work_dir: str, info: ShardInfo, output_format: str = "csv") ->
         return False
 
 
+def _part_intact(work_dir: str, info: ShardInfo, output_format: str) -> bool:
+    """The output shard alone (its rejects shard was joined and deleted) is there and hashes as recorded."""
+    path = os.path.join(work_dir, shard_name(info.index, output_format))
+    try:
+        return os.path.getsize(path) == info.bytes_out and file_sha256(path) == info.checksum
+    except OSError:
+        return False
+
+
+def _remove_joined(work_dir: str, index: int, output_format: str) -> None:
+    """Delete what the join copied of one shard: the CSV and rejects shards (a Parquet shard stays)."""
+    names = [rejects_shard_name(index)] + ([shard_name(index)] if output_format == "csv" else [])
+    for name in names:
+        try:
+            os.unlink(os.path.join(work_dir, name))
+        except FileNotFoundError:
+            pass
+
+
 def _remove_shards(work_dir: str, index: int, output_format: str = "csv") -> None:
     for name in (shard_name(index, output_format), rejects_shard_name(index)):
         try:
             os.unlink(os.path.join(work_dir, name))
         except FileNotFoundError:
             pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Commit:
+    """Shards ``0 .. next - 1`` are durably in the temp files, which were ``lengths[temp path]`` bytes long."""
+
+    next: int
+    lengths: dict[str, int]
+
+
+def _commit_from(record: Mapping[str, Any]) -> Commit | None:
+    try:
+        commit = record["commit"]
+        return Commit(int(commit["next"]), {str(k): int(v) for k, v in commit["lengths"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 class Manifest:
@@ -136,8 +176,9 @@ class Manifest:
         self.partitions = {p.index: p for p in partitions}
         # CSV or Parquet shards: the spec's output_format, recorded among the output-shaping options.
         self.output_format = self.identity.get("shaping", {}).get("output-format") or "csv"
+        self.committed: Commit | None = None  # what resume() found committed, if anything
 
-    def start(self, reused: Iterable[ShardInfo] = ()) -> None:
+    def start(self, reused: Iterable[ShardInfo] = (), committed: Commit | None = None) -> None:
         """Write the identity line (and the records of reused shards) under a temp name, then rename."""
         temporary = self.path + ".tmp"
         with open(temporary, "w", encoding="utf-8") as f:
@@ -145,6 +186,8 @@ class Manifest:
             f.write(json.dumps({**self.identity, "partitions": len(self.partitions)}) + "\n")
             for info in reused:
                 f.write(self._line(info))
+            if committed is not None:
+                f.write(self._commit_line(committed))
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, self.path)
@@ -153,6 +196,17 @@ class Manifest:
         partition = self.partitions[info.index]
         record = {"partition": dataclasses.asdict(partition), "shard": dataclasses.asdict(info)}
         return json.dumps(record) + "\n"
+
+    @staticmethod
+    def _commit_line(commit: Commit) -> str:
+        return json.dumps({"commit": dataclasses.asdict(commit)}) + "\n"
+
+    def commit(self, commit: Commit) -> None:
+        """Record, durably, that the temp files hold shards ``0 .. commit.next - 1``: only then may they go."""
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(self._commit_line(commit))
+            f.flush()
+            os.fsync(f.fileno())
 
     def record(self, info: ShardInfo) -> None:
         """Append one finished shard. Opened and closed per record (one per partition, so cheap), the line
@@ -177,8 +231,11 @@ class Manifest:
             return None, []
         return records[0], records[1:]
 
-    def resume(self) -> dict[int, ShardInfo]:
+    def resume(self, temp_files: Sequence[str] = ()) -> dict[int, ShardInfo]:
         """Take over the intact shards of an interrupted run with the same identity and start the journal again.
+
+        ``temp_files`` are the join's temp files; the last commit whose files are all at least as long as it
+        recorded is kept in ``self.committed``, and the partitions before it are reused without their shards.
 
         Raises UsageError naming what changed when the inputs or output-shaping options differ. Shards that are
         missing, torn, corrupt or not in the journal are removed and left for the run to recompute.
@@ -192,18 +249,42 @@ class Manifest:
                     f"(the shards in {self.work_dir} would be discarded)"
                 )
         reused: dict[int, ShardInfo] = {}
+        recorded: dict[int, ShardInfo] = {}
+        commit = None
         for record in records:
+            if "commit" in record:
+                found = _commit_from(record)
+                if found is not None and set(found.lengths) == set(temp_files) and all(
+                        os.path.isfile(path) and os.path.getsize(path) >= length
+                        for path, length in found.lengths.items()):
+                    commit = found
+                continue
             try:
                 partition = Partition(**record["partition"])
                 info = ShardInfo(**record["shard"])
             except (KeyError, TypeError):
                 continue
-            if self.partitions.get(partition.index) != partition or partition.index in reused:
+            if self.partitions.get(partition.index) != partition or partition.index in recorded:
                 continue
-            if _shard_intact(self.work_dir, info, self.output_format):
-                reused[info.index] = info
+            recorded[info.index] = info
+        if commit is not None and not all(i in recorded for i in range(commit.next)):
+            commit = None
+        for index, info in recorded.items():
+            if commit is not None and index < commit.next:
+                # Joined and committed: only a Parquet shard (the dataset itself) is still needed.
+                if self.output_format == "csv" or _part_intact(self.work_dir, info, self.output_format):
+                    reused[index] = info
+                elif commit is not None:
+                    commit = None  # a Parquet shard before the commit is gone: start the join again
+            elif _shard_intact(self.work_dir, info, self.output_format):
+                reused[index] = info
+        if commit is None:
+            reused = {i: info for i, info in reused.items() if _shard_intact(self.work_dir, info, self.output_format)}
         for index in self.partitions:
             if index not in reused:
                 _remove_shards(self.work_dir, index, self.output_format)
-        self.start(reused[i] for i in sorted(reused))
+            elif commit is not None and index < commit.next:
+                _remove_joined(self.work_dir, index, self.output_format)  # killed between commit and delete
+        self.committed = commit
+        self.start((reused[i] for i in sorted(reused)), commit)
         return reused

@@ -64,6 +64,7 @@ class ConvertOptions:
     max_errors: int | None = None
     columns: list[str] | None = None
     log_type: str | None = None  # None: detected from #path, _path or the file name
+    schema: str | None = None  # a Zeek logschema export (JSON or CSV) whose logs' schemas the run uses
     ts_format: str | None = None  # None: time values as the input wrote them
     csv_safe: bool = False
     output_format: str | None = None  # None: parquet when OUTPUT ends in .parquet, else csv

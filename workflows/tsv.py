@@ -77,6 +77,8 @@ class TsvHeader:
         return apply_header_line(self, line)
 
 
+_TAB_DIRECTIVES = tuple(d + b"\t" for d in (b"#set_separator", b"#empty_field", b"#unset_field", b"#path", b"#fields",
+                                            b"#types"))
 _DIRECTIVES = {b"#set_separator": "set_separator", b"#empty_field": "empty_field", b"#unset_field": "unset_field"}
 
 
@@ -87,7 +89,11 @@ def apply_header_line(header: TsvHeader | None, line: bytes) -> TsvHeader | None
         separator = _unescape(line[len(b"#separator "):].strip())
         return TsvHeader(separator=separator) if header is None else replace(header, separator=separator)
     if header is None:
-        return None
+        # A header whose #separator line is lost or damaged (a stray leading tab) still describes the lines
+        # after it: Zeek's default separator, a tab, is the one its other directives are written with.
+        if not line.startswith(_TAB_DIRECTIVES):
+            return None
+        header = TsvHeader(separator=b"\t")
     name, _, value = line.partition(header.separator)
     if name in _DIRECTIVES:
         return replace(header, **{_DIRECTIVES[name]: _unescape(value)})
@@ -114,12 +120,14 @@ def parse_names_line(data: bytes) -> tuple[str, ...] | None:
 
 
 def parse_header(data: bytes) -> TsvHeader | None:
-    """The header of a file from its first bytes: every leading ``#`` line folded; None if not TSV."""
+    """The header of a file from its first bytes: its ``#`` lines folded wherever they stand in the head
+    (after blank or stray lines too), up to the first data line under a ``#fields`` line; None if not TSV."""
     header = None
     for line in data.split(b"\n"):
-        if not line.startswith(b"#"):
+        if line.startswith(b"#"):
+            header = apply_header_line(header, line)
+        elif line.strip() and header is not None and header.fields:
             break
-        header = apply_header_line(header, line)
     return header
 
 
