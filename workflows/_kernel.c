@@ -735,14 +735,20 @@ static Status quote_in_place(Buf *b, size_t start) {
 
 /* Where column `column`'s cell is written: straight into the output while the line's columns arrive in
  * order (the commas of the empty cells before it written first), else into the scratch buffer. */
+/* Direct: the commas that put the output where column `column`'s cell starts (column 0: none). */
+static inline Status commas_up_to(Scan *s, Py_ssize_t column) {
+    Py_ssize_t commas = column - (s->last_column < 0 ? 0 : s->last_column);
+    Buf *out = s->direct;
+    if (buf_reserve(out, (size_t)commas + 1)) return NOMEM;  /* + 1: room for the row's newline */
+    for (Py_ssize_t i = 0; i < commas; i++) out->data[out->len++] = ',';  /* mostly one: no memset call */
+    return OK;
+}
+
 static inline Status cell_begin(Scan *s, Py_ssize_t column, Buf **target) {
     if (!s->direct) { *target = &s->scratch; return OK; }
     if (column <= s->last_column) return REORDER;
-    Py_ssize_t commas = column - (s->last_column < 0 ? 0 : s->last_column);
-    Buf *out = s->direct;
-    if (buf_reserve(out, (size_t)commas)) return NOMEM;
-    for (Py_ssize_t i = 0; i < commas; i++) out->data[out->len++] = ',';  /* mostly one: no memset call */
-    *target = out;
+    if (commas_up_to(s, column)) return NOMEM;
+    *target = s->direct;
     return OK;
 }
 
@@ -764,10 +770,7 @@ static void row_begin(Scan *s, Py_ssize_t ncols) {
 
 /* The row of a line scanned in order: the commas of its empty last cells and the newline. */
 static Status row_end_direct(Scan *s, Py_ssize_t ncols) {
-    Py_ssize_t commas = ncols - 1 - (s->last_column < 0 ? 0 : s->last_column);
-    if (buf_reserve(s->direct, (size_t)commas + 1)) return NOMEM;
-    memset(s->direct->data + s->direct->len, ',', (size_t)commas);
-    s->direct->len += (size_t)commas;
+    if (commas_up_to(s, ncols - 1)) return NOMEM;
     s->direct->data[s->direct->len++] = '\n';
     return OK;
 }
