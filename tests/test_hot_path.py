@@ -84,7 +84,8 @@ def test_local_cluster_workers_keep_glibc_fast_for_big_buffers() -> None:
     # A plain LocalCluster first: Dask leaves its own MALLOC_TRIM_THRESHOLD_ in this process's environment.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None):
         pass
-    with open_client(workers=1) as client:
+    # Worker processes: threads of this process get the thresholds from mallopt instead (set_malloc_thresholds).
+    with open_client(workers=1, worker_kind="processes") as client:
         seen = set(client.run(_malloc_environ).values())
     assert seen == {(str(WORKER_MALLOC_ENVIRON["MALLOC_MMAP_THRESHOLD_"]),
                      str(WORKER_MALLOC_ENVIRON["MALLOC_TRIM_THRESHOLD_"]))}
@@ -92,16 +93,16 @@ def test_local_cluster_workers_keep_glibc_fast_for_big_buffers() -> None:
 
 @pytest.mark.cluster
 def test_the_embedded_local_cluster_serves_its_dashboard_on_loopback_with_the_workers_asked_for() -> None:
-    # Only what the dashboard serves is checked, not when it is attached: it starts with the scheduler, as
-    # Dask's LocalCluster starts it (attaching it after spawning the workers was measured and reverted).
+    # The Bokeh pages are mounted in the background while the run converts (DeferredDashboard).
     import urllib.request
 
-    from workflows.cluster import dashboard_link, open_client, worker_count
+    from workflows.cluster import dashboard_link, open_client, wait_for_dashboard, worker_count
 
     with open_client(workers=2) as client:
         workers = worker_count(client)
         link = dashboard_link(client)
         assert link and link.startswith("http://127.0.0.1:")
+        assert wait_for_dashboard(client, timeout_s=60)
         with urllib.request.urlopen(link, timeout=30) as page:
             status = page.read().decode("utf-8", "replace")
         with urllib.request.urlopen(link.replace("/status", "/tasks"), timeout=30) as page:
