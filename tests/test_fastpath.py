@@ -216,7 +216,7 @@ def test_value_transforms_and_parquet_collection_never_take_the_fast_path() -> N
     pytest.importorskip("pyarrow")
     from workflows.parquet import ValueCollector
 
-    assert ValueCollector(COLUMNS, "x")._fast_path is None
+    assert ValueCollector(COLUMNS, "x").converter._fast_path is None
 
 
 def test_a_converter_stops_offering_blocks_the_fast_path_keeps_declining() -> None:

@@ -11,7 +11,7 @@ rows with the schema's Arrow types (``CsvTableSink``), and the columns CSV canno
 here: times, sets and vectors. Where the CSV text has lost something the values had (an empty string and an
 unset one are both an empty field; so are ``[]``, ``[null]`` and an unset set; a comma inside a set's
 element looks like two elements), the raw block says so, and those cells are taken from the lines themselves.
-``ValueCollector`` keeps the older way (Arrow arrays from the checked Python values): TSV inputs and
+``ValueCollector`` keeps the older way (Arrow arrays from the checked Python values, ``ArrowTables``): TSV inputs and
 ``--ts-format``/``--csv-safe`` take it, and a block whose lines cannot be matched to its rows falls back to it.
 
 The run's output is a dataset folder of ``part-NNNNNN.parquet`` files in partition order (what DuckDB's
@@ -97,29 +97,46 @@ def _values_array(column: Column, values: list[Any], arrow_type):
     return pa.array(_to_arrow_values(column, values), type=arrow_type)
 
 
-class ValueCollector(BlockConverter):
-    """A BlockConverter that keeps each block's checked values as an Arrow table instead of CSV text: the
-    value path, for TSV inputs, value transforms and the blocks CsvTableSink declines."""
+class ArrowTables:
+    """The value path's sink: each block's checked column values as one Arrow table of the schema."""
 
     renders_csv = False
 
-    def __init__(self, columns: Sequence[Column], input_name: str, transforms=None, enricher=None) -> None:
-        super().__init__(columns, input_name, transforms, enricher=enricher)
-        self.schema = arrow_schema(self.columns)
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.schema = arrow_schema(columns)
         self.tables: list[Any] = []
 
-    def _emit(self, values: list[list[Any]]) -> str:
+    def emit(self, columns: Sequence[Column], values: list[list[Any]]) -> str:
         import pyarrow as pa
 
-        for position, transform in self.transforms.items():
-            values[position] = transform(values[position])
-        arrays = [_values_array(c, v, f.type) for c, v, f in zip(self.columns, values, self.schema)]
+        arrays = [_values_array(c, v, f.type) for c, v, f in zip(columns, values, self.schema)]
         self.tables.append(pa.Table.from_arrays(arrays, schema=self.schema))
         return ""
 
     def take(self) -> list[Any]:
         tables, self.tables = self.tables, []
         return tables
+
+
+class ValueCollector:
+    """The value path to Parquet, for TSV inputs, value transforms, enrichment and the blocks CsvTableSink
+    declines: the reference's parsing and checks (``converter``) with its values going to Arrow tables."""
+
+    def __init__(self, columns: Sequence[Column], input_name: str, transforms=None, enricher=None) -> None:
+        output = tuple(columns) + (tuple(enricher.columns) if enricher is not None else ())
+        self.sink = ArrowTables(output)
+        self.schema = self.sink.schema
+        self.converter = BlockConverter(columns, input_name, transforms, enricher=enricher, sink=self.sink)
+
+    @property
+    def kernel(self) -> str:
+        return self.converter.kernel
+
+    def convert(self, block: bytes, base_offset: int = 0) -> BlockResult:
+        return self.converter.convert(block, base_offset)
+
+    def take(self) -> list[Any]:
+        return self.sink.take()
 
 
 class _Marks:

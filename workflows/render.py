@@ -279,15 +279,29 @@ def _render_column(column: Column, values: list[Any]) -> list[str]:
     return _quote_column(texts)
 
 
+class CsvRows:
+    """The CSV sink: a block's checked column values as its CSV rows."""
+
+    renders_csv = True  # the native kernel and the fast path write the same text straight from the lines
+
+    def emit(self, columns: Sequence[Column], values: list[list[Any]]) -> str:
+        rendered = [_render_column(c, v) for c, v in zip(columns, values)]
+        if len(rendered) == 1:
+            # A lone empty field would be read back as a blank line; quote it like the csv module does.
+            rows: Iterable[str] = ['""' if t == "" else t for t in rendered[0]]
+        else:
+            rows = map(",".join, zip(*rendered))
+        return "\n".join(rows) + "\n"
+
+
 class BlockConverter:
-    """Converts blocks of one input to CSV rows for a fixed list of output columns.
+    """Converts blocks of one input for a fixed list of output columns: parses the lines, checks each value
+    against its column's rule, rejects and counts, and hands the checked values of each block to its sink
+    (``CsvRows``, or the Parquet value path's ``parquet.ArrowTables``).
 
-    A clean block is first offered to the fast path (fastpath.py), which renders the same bytes in a third
-    of the time or declines; everything else, and every declined block, takes the column-at-a-time path
-    below, the reference."""
-
-    # False in a subclass whose ``_emit`` collects values instead of CSV text: the fast path writes CSV.
-    renders_csv = True
+    For the CSV sink a clean block is first offered to the native kernel or the fast path (fastpath.py),
+    which write the same bytes in a fraction of the time or decline; everything else, and every declined
+    block, takes the column-at-a-time path below, the reference."""
 
     def __init__(
         self,
@@ -297,13 +311,15 @@ class BlockConverter:
         fast_path: bool = True,
         native: bool = True,
         enricher: Any = None,
+        sink: Any = None,
     ) -> None:
         """``transforms`` maps a column position to a function applied to that column's checked values
         before rendering (``--ts-format``, ``--csv-safe``; see normalize.py). ``fast_path=False`` sends every
         block the reference way (to compare the native kernel or the fast path with it); ``native=False`` leaves the
         kernel out, so the msgspec fast path (the one where no kernel was built) takes the clean blocks.
         ``enricher`` (enrich/stage.py) appends its columns' values, computed from each row's checked record,
-        after ``columns``: such a converter takes the reference path, the only one that has the records."""
+        after ``columns``: such a converter takes the reference path, the only one that has the records.
+        ``sink`` takes each block's checked values (default ``CsvRows``)."""
         if not columns:
             raise ValueError("at least one output column is needed")
         self.transforms = dict(transforms or {})
@@ -313,9 +329,10 @@ class BlockConverter:
         self.names = tuple(c.name for c in columns)
         self.name_set = frozenset(self.names)
         self.input_name = input_name
+        self.sink = sink if sink is not None else CsvRows()
         # Value transforms and a lone column (whose empty field is quoted) take the reference path only.
         self._fast_blocks = self._declined_blocks = 0
-        fast = (fast_path and self.renders_csv and not self.transforms and len(self.columns) > 1
+        fast = (fast_path and self.sink.renders_csv and not self.transforms and len(self.columns) > 1
                 and enricher is None)
         # The native kernel first where it was built; the msgspec fast path where it was not.
         self._native = native_blocks(self.columns) if fast and native else None
@@ -490,25 +507,15 @@ class BlockConverter:
         self._count_dropped(records, values, dropped)
         if self.enricher is not None:
             values.extend(self.enricher.values(records))
-        return self._emit(values), line_index
+        for position, transform in self.transforms.items():
+            values[position] = transform(values[position])
+        return self.sink.emit(self.columns, values), line_index
 
     def render_records(
         self, records: list[dict], line_index: Sequence[int], rejects: RejectCollector, dropped: Counter
     ) -> tuple[str, Sequence[int]]:
         """Render already parsed records (from any input format) exactly as parsed JSON lines are rendered."""
         return self._render(records, line_index, rejects, dropped)
-
-    def _emit(self, values: list[list[Any]]) -> str:
-        """Checked column values to CSV rows; subclasses may collect the values instead (Parquet)."""
-        for position, transform in self.transforms.items():
-            values[position] = transform(values[position])
-        rendered = [_render_column(c, v) for c, v in zip(self.columns, values)]
-        if len(rendered) == 1:
-            # A lone empty field would be read back as a blank line; quote it like the csv module does.
-            rows: Iterable[str] = ['""' if t == "" else t for t in rendered[0]]
-        else:
-            rows = map(",".join, zip(*rendered))
-        return "\n".join(rows) + "\n"
 
     def _count_dropped(self, records: list[dict], values: list[list[Any]], dropped: Counter) -> None:
         """Count, by name, lines holding keys that are not output columns.

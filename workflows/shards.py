@@ -74,8 +74,9 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
             enriched = EnrichedParquetBlocks(spec.columns, name, enricher)
             return enriched, ParquetShardWriter(path, enriched)
         # TSV inputs and enriched rows build the table from the checked values.
-        renderer: BlockConverter = ValueCollector(spec.columns, name, transforms, enricher=enricher)
-        writer: ShardWriter = ParquetShardWriter(path, renderer)
+        collector = ValueCollector(spec.columns, name, transforms, enricher=enricher)
+        renderer = collector.converter
+        writer: ShardWriter = ParquetShardWriter(path, collector)
     else:
         renderer = BlockConverter(spec.columns, name, transforms, enricher=enricher)
         writer = CsvShardWriter(path)
