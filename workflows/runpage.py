@@ -13,6 +13,7 @@ import time
 from typing import Any, Mapping
 
 from distributed.diagnostics.plugin import SchedulerPlugin
+from distributed.http.utils import RequestHandler
 
 RUNS_KEY = "zeekflow-runs"  # the scheduler metadata key under which each run's counters sit, by run id
 PAGE_PATH = "/zeekflow"
@@ -78,26 +79,29 @@ def _runs(scheduler) -> Mapping[str, Any]:
     return runs if isinstance(runs, Mapping) else {}
 
 
+class RunsHandler(RequestHandler):
+    """``/zeekflow/runs.json``: every run's figures, as ``runs_view`` gives them."""
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        views = runs_view(_runs(self.server), self.server.clients)
+        self.write(json.dumps({"now": round(time.time(), 3), "runs": views}))
+
+
+class PageHandler(RequestHandler):
+    """``/zeekflow``: the page, which fetches runs.json every second."""
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.write(PAGE)
+
+
 def install(scheduler) -> None:
     """Add the page's routes to the scheduler's HTTP server (the dashboard's), once."""
-    from distributed.http.utils import RequestHandler
-
     application = getattr(scheduler, "http_application", None)
     if application is None or getattr(application, "zeekflow_run_page", False):
         return
-
-    class RunsHandler(RequestHandler):
-        def get(self) -> None:
-            self.set_header("Content-Type", "application/json")
-            self.set_header("Cache-Control", "no-store")
-            views = runs_view(_runs(self.server), self.server.clients)
-            self.write(json.dumps({"now": round(time.time(), 3), "runs": views}))
-
-    class PageHandler(RequestHandler):
-        def get(self) -> None:
-            self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.write(PAGE)
-
     application.add_handlers(r".*$", [
         (RUNS_PATH.replace(".", r"\."), RunsHandler, {"dask_server": scheduler}),
         (PAGE_PATH + "/?", PageHandler, {"dask_server": scheduler}),

@@ -109,6 +109,8 @@ class RunBoard:
         }
 
     def _publish(self) -> None:
+        if self.client.status != "running":  # the scheduler is gone: a call would wait for it to come back
+            raise ConnectionError(f"client {self.client.status}")
         self.client.set_metadata([RUNS_KEY, self.run_id], self.counters())
 
     def _publish_until_stopped(self) -> None:
