@@ -18,7 +18,7 @@ import pytest
 from distributed import Client
 
 from workflows.manifest import MANIFEST_NAME
-from workflows.runpage import prune, run_view, runs_view
+from workflows.runpage import RUNS_KEY, prune, run_view, runs_view
 from workflows.runstate import folder_bytes, run_page_link
 
 from .browser import chromium, screenshot
@@ -27,6 +27,8 @@ from .procs import ScriptCluster, finish, gated_cli, kill_group, shard_records, 
 
 PARTITION = 64 * 1024
 GATE_AT = 8  # partitions 0..7 finish, the rest wait at the gate until the test opens it
+PUBLISHED = {"client", "task_prefix", "started", "state", "partitions_done", "partitions_total", "lines", "rejected",
+             "bytes_in", "bytes_in_total", "bytes_out", "work_dir_bytes", "elapsed_s"}
 
 
 # The page's figures, from what a run published (no cluster needed).
@@ -219,7 +221,8 @@ def test_a_browser_renders_the_run_page(capture: Path, tmp_path: Path) -> None:
 @pytest.mark.cluster
 def test_a_dask_scheduler_shows_one_section_per_run(capture: Path, tmp_path: Path) -> None:
     """Two clients held at once on a real `dask scheduler` (its page registered by the first): each has its
-    section with its own figures; one finishes (its last state, the summary's figures), one is killed (stopped)."""
+    section with its own figures; one finishes (its last state, the summary's figures), one is killed (stopped),
+    and a third fails (failed)."""
     other = tmp_path / "other.ndjson"
     shutil.copyfile(capture, other)
     cluster = ScriptCluster(tmp_path)
@@ -240,6 +243,11 @@ def test_a_dask_scheduler_shows_one_section_per_run(capture: Path, tmp_path: Pat
             _held(page, output, source, procs[source])
         runs = _runs(page)
         assert len([run for run in runs.values() if run["state"] == "running"]) == 2
+        with Client(cluster.address, timeout=30, set_as_default=False) as observer:
+            published = observer.get_metadata([RUNS_KEY])
+        # Only counters reach the scheduler: no path, no data.
+        assert len(published) == 2 and all(set(counters) == PUBLISHED for counters in published.values())
+        assert not any(str(tmp_path) in json.dumps(counters) for counters in published.values())
         assert all(_matches(run, output, source) for run, (source, output) in zip(
             sorted(runs.values(), key=lambda run: run["started"]), held.items()))
 
@@ -259,6 +267,14 @@ def test_a_dask_scheduler_shows_one_section_per_run(capture: Path, tmp_path: Pat
         runs = _runs(page)
         assert sorted(run["state"] for run in runs.values()) == ["done", "stopped"]
         _finished(next(run for run in runs.values() if run["state"] == "done"), summary)
+
+        # A run that fails (too many rejected lines) shows as failed, with the rejects that stopped it.
+        code, _, err = finish(_convert(capture, tmp_path / "c.csv", "--scheduler", cluster.address,
+                                       "--max-errors", "0"))
+        assert code == 1 and "more than 0 lines rejected" in err, err
+        runs = _runs(page)
+        assert sorted(run["state"] for run in runs.values()) == ["done", "failed", "stopped"]
+        assert next(run for run in runs.values() if run["state"] == "failed")["rejected"] >= 1
     finally:
         for proc in procs.values():
             kill_group(proc)

@@ -214,16 +214,16 @@ class _Totals:
         self.bytes_done += self.lengths[info.index]
         self.bytes_out += info.bytes_out
         self.dropped.update(info.dropped_fields)
+        state = self.snapshot()  # reported first: a run stopped below shows the rejects that stopped it
+        self.reporter.progress(state)
+        if self.board is not None:
+            self.board.update(state)
         max_errors = self.job.options.max_errors
         if max_errors is not None and self.rejected > max_errors:
             raise TooManyRejects(
                 f"more than {max_errors} lines rejected ({self.rejected:,} so far); "
                 "stopped, and the output was not written"
             )
-        state = self.snapshot()
-        self.reporter.progress(state)
-        if self.board is not None:
-            self.board.update(state)
 
     def snapshot(self) -> Progress:
         return Progress(
