@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from distributed import Client
 
+from workflows.explore.notebook import dashboard_html
 from workflows.manifest import MANIFEST_NAME
 from workflows.runpage import RUNS_KEY, prune, run_view, runs_view
 from workflows.runstate import folder_bytes, run_page_link
@@ -68,6 +69,8 @@ def test_the_run_page_sits_beside_the_dashboard() -> None:
     assert run_page_link("http://127.0.0.1:8787/status") == "http://127.0.0.1:8787/zeekflow"
     assert run_page_link("https://node1:8787/prefix/status?x=1") == "https://node1:8787/zeekflow"
     assert run_page_link(None) is None
+    shown = dashboard_html("http://127.0.0.1:8787/status", "http://127.0.0.1:8787/zeekflow")  # in a notebook
+    assert '<a href="http://127.0.0.1:8787/status"' in shown and '<a href="http://127.0.0.1:8787/zeekflow"' in shown
 
 
 # Real runs.
