@@ -15,6 +15,8 @@ from typing import Any, Mapping
 from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.http.utils import RequestHandler
 
+from .progress import Progress
+
 RUNS_KEY = "zeekflow-runs"  # the scheduler metadata key under which each run's counters sit, by run id
 PAGE_PATH = "/zeekflow"
 RUNS_PATH = PAGE_PATH + "/runs.json"
@@ -43,17 +45,17 @@ def run_view(run_id: str, published: Mapping[str, Any], connected: bool) -> dict
     state = state if state in STATES else "running"
     if state == "running" and not connected:
         state = "stopped"
-    elapsed = _seconds(published.get("elapsed_s"))
-    done, total = view["bytes_in"], view["bytes_in_total"]
-    eta = elapsed * (total - done) / done if state == "running" and 0 < done < total else None
+    progress = Progress(view["partitions_done"], view["partitions_total"], view["lines"], view["rejected"],
+                        view["bytes_in"], view["bytes_in_total"], _seconds(published.get("elapsed_s")))
+    eta = progress.eta_s if state == "running" else None
     task_prefix = published.get("task_prefix")
     view.update(
         run=run_id,
         task_prefix=task_prefix if isinstance(task_prefix, str) else "",
         state=state,
         started=_seconds(published.get("started")),
-        elapsed_s=round(elapsed, 3),
-        lines_per_s=round(view["lines"] / elapsed, 1) if elapsed > 0 else 0.0,
+        elapsed_s=round(progress.elapsed_s, 3),
+        lines_per_s=round(progress.lines_per_s, 1),
         eta_s=None if eta is None else round(eta, 1),
     )
     return view
