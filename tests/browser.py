@@ -23,7 +23,7 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int]) -> tuple[bytes, dict]:
+async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int], read_js: str) -> tuple[bytes, dict]:
     # Chromium's helper processes may still be writing to the profile while it is removed: ignore that.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
@@ -63,7 +63,7 @@ async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int
                 assert time.monotonic() < deadline, f"page never satisfied: {ready_js}"
                 await asyncio.sleep(0.1)
             shot = await call("Page.captureScreenshot", format="png")
-            page_state = await call("Runtime.evaluate", expression=_PAGE_STATE, returnByValue=True)
+            page_state = await call("Runtime.evaluate", expression=read_js, returnByValue=True)
             ws.close()
             return base64.b64decode(shot["data"]), page_state["result"]["value"]
         finally:
@@ -75,8 +75,9 @@ async def _session(url: str, ready_js: str, timeout: float, size: tuple[int, int
 _PAGE_STATE = "({width: Math.round(innerWidth * devicePixelRatio), height: Math.round(innerHeight * devicePixelRatio)})"
 
 
-def screenshot(url: str, ready_js: str, timeout: float = 60,
-               size: tuple[int, int] = (1400, 900)) -> tuple[bytes, dict]:
+def screenshot(url: str, ready_js: str, timeout: float = 60, size: tuple[int, int] = (1400, 900),
+               read_js: str = _PAGE_STATE) -> tuple[bytes, dict]:
     """PNG bytes of ``url`` once the JS expression ``ready_js`` evaluates to true in the page, and the page's
-    own account of that moment (``width`` and ``height`` of its viewport in device pixels)."""
-    return asyncio.run(_session(url, ready_js, timeout, size))
+    own account of that moment: by default ``width`` and ``height`` of its viewport in device pixels, or
+    whatever the JS expression ``read_js`` returns (as JSON-able data)."""
+    return asyncio.run(_session(url, ready_js, timeout, size, read_js))

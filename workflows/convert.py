@@ -21,10 +21,11 @@ from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
+from .runstate import RunBoard
 from .schema import Column
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
-from .window import TaskFailed, run_window
+from .window import TaskFailed, key_name, run_window
 from .workdir import RunFiles, check_written_paths
 
 if TYPE_CHECKING:
@@ -197,11 +198,12 @@ class _Totals:
         self.reporter = reporter
         self.started = started
         self.infos: dict[int, ShardInfo] = {}
-        self.lines = self.rows = self.rejected = self.blank = self.bytes_done = 0
+        self.lines = self.rows = self.rejected = self.blank = self.bytes_done = self.bytes_out = 0
         self.task_seconds = 0.0
         self.kernels: set[str] = set()
         self.dropped: Counter = Counter()
         self.lengths = {p.index: p.length for p in job.partitions}
+        self.board: RunBoard | None = None  # the dashboard's run page, once the cluster is up
 
     def record(self, info: ShardInfo) -> None:
         self.infos[info.index] = info
@@ -210,23 +212,29 @@ class _Totals:
         self.rejected += info.rejected
         self.blank += info.blank
         self.bytes_done += self.lengths[info.index]
+        self.bytes_out += info.bytes_out
         self.dropped.update(info.dropped_fields)
+        state = self.snapshot()  # reported first: a run stopped below shows the rejects that stopped it
+        self.reporter.progress(state)
+        if self.board is not None:
+            self.board.update(state)
         max_errors = self.job.options.max_errors
         if max_errors is not None and self.rejected > max_errors:
             raise TooManyRejects(
                 f"more than {max_errors} lines rejected ({self.rejected:,} so far); "
                 "stopped, and the output was not written"
             )
-        self.reporter.progress(
-            Progress(
-                partitions_done=len(self.infos),
-                partitions_total=len(self.job.partitions),
-                lines=self.lines,
-                rejected=self.rejected,
-                bytes_done=self.bytes_done,
-                bytes_total=self.job.input_bytes,
-                elapsed_s=time.perf_counter() - self.started,
-            )
+
+    def snapshot(self) -> Progress:
+        return Progress(
+            partitions_done=len(self.infos),
+            partitions_total=len(self.job.partitions),
+            lines=self.lines,
+            rejected=self.rejected,
+            bytes_done=self.bytes_done,
+            bytes_total=self.job.input_bytes,
+            elapsed_s=time.perf_counter() - self.started,
+            bytes_out=self.bytes_out,
         )
 
 
@@ -296,31 +304,35 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
             join(reused[index])
         workers = worker_count(client)
         link = dashboard_link(client)
-        reporter.cluster_ready(link, workers)
-        if options.scheduler:
-            seen = [(s.path, s.size) for s in job.inputs]
-            seen += [(f.path, f.size) for f in (job.enrich.files if job.enrich else ())]
-            check_workers_see(client, seen, work_dir)
-        try:
-            stats = run_window(
-                client, [p for p in job.partitions if p.index not in reused], job.spec, job.run_token,
-                options.window, record, retries=options.retries,
-            )
-        except TaskFailed as error:
-            raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
-        finally:
-            reporter.finished()
-        missing = len(job.partitions) - len(totals.infos)
-        if missing:
-            raise RunFailed(f"{missing} partitions did not report; the output was not written")
-        if csv_out is None:
-            from .parquet import finish_parquet
+        board = totals.board = RunBoard(client, key_name(job.run_token), work_dir, started, totals.snapshot())
+        reporter.cluster_ready(link, workers, board.link(link))
+        with board:
+            if options.scheduler:
+                seen = [(s.path, s.size) for s in job.inputs]
+                seen += [(f.path, f.size) for f in (job.enrich.files if job.enrich else ())]
+                check_workers_see(client, seen, work_dir)
+            try:
+                stats = run_window(
+                    client, [p for p in job.partitions if p.index not in reused], job.spec, job.run_token,
+                    options.window, record, retries=options.retries,
+                )
+            except TaskFailed as error:
+                raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
+            finally:
+                reporter.finished()
+            missing = len(job.partitions) - len(totals.infos)
+            if missing:
+                raise RunFailed(f"{missing} partitions did not report; the output was not written")
+            if csv_out is None:
+                from .parquet import finish_parquet
 
-            shards = [os.path.join(work_dir, shard_name(i, options.output_format)) for i in sorted(totals.infos)]
-            output_bytes = finish_parquet(shards, options.output, job.output_columns, options.single_file)
-        else:
-            output_bytes = csv_out.finish(len(job.partitions))
-        rejects_out.finish(len(job.partitions))
+                shards = [os.path.join(work_dir, shard_name(i, options.output_format))
+                          for i in sorted(totals.infos)]
+                output_bytes = finish_parquet(shards, options.output, job.output_columns, options.single_file)
+            else:
+                output_bytes = csv_out.finish(len(job.partitions))
+            rejects_out.finish(len(job.partitions))
+            board.done(output_bytes)
     files.finished()
 
     duration = time.perf_counter() - started
@@ -346,6 +358,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         kernel="+".join(sorted(totals.kernels, reverse=True)) or "none",
         lines_per_s=round(totals.lines / duration, 1) if duration > 0 else 0.0,
         dashboard=link,
+        run_page=board.link(link),
         columns=[c.name for c in job.output_columns],
         log_type=job.log_type,
         tsv_inputs=list(job.tsv_inputs),

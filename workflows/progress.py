@@ -19,6 +19,7 @@ class Progress:
     bytes_done: int
     bytes_total: int
     elapsed_s: float
+    bytes_out: int = 0  # what the workers have written (the shards)
 
     @property
     def lines_per_s(self) -> float:
@@ -34,8 +35,8 @@ class Progress:
 class Reporter:
     """What the library tells the outside world during a run. The default says nothing."""
 
-    def cluster_ready(self, dashboard: str | None, workers: int) -> None:
-        pass
+    def cluster_ready(self, dashboard: str | None, workers: int, run_page: str | None = None) -> None:
+        """``run_page``: the dashboard's zeekflow page, the whole run's progress (None when not served)."""
 
     def progress(self, state: Progress) -> None:
         pass
@@ -71,8 +72,10 @@ class TerminalReporter(Reporter):
         self._last = 0.0
         self._width = 0
 
-    def cluster_ready(self, dashboard: str | None, workers: int) -> None:
+    def cluster_ready(self, dashboard: str | None, workers: int, run_page: str | None = None) -> None:
         where = f"dashboard: {dashboard}" if dashboard else "no dashboard (install bokeh to get one)"
+        if run_page:
+            where += f"   run: {run_page}"
         print(f"zeekflow: {workers} worker(s), {where}", file=self.stream, flush=True)
 
     def progress(self, state: Progress) -> None:

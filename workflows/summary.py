@@ -38,6 +38,7 @@ class Summary:
     # could not use the kernel (TSV, Parquet, --ts-format, or workers where it was not built).
     kernel: str = ""
     dashboard: str | None = None
+    run_page: str | None = None  # the dashboard's zeekflow page (workflows/runpage.py); None when not served
     columns: list[str] = field(default_factory=list)
     log_type: str = ""
     tsv_inputs: list[str] = field(default_factory=list)  # inputs read as Zeek TSV; the others were NDJSON

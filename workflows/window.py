@@ -70,9 +70,14 @@ def _collect_retries(client: Client, name: str) -> int | None:
         return None
 
 
+def key_name(run_token: str) -> str:
+    """The first element of every task key of a run: what the dashboard's task stream shows."""
+    return f"{TASK_PREFIX}-{run_token}"
+
+
 def task_key(run_token: str, partition: Partition) -> tuple[str, int]:
     """Deterministic key: the same run, input and options give the same keys (dask's tuple key style)."""
-    return (f"{TASK_PREFIX}-{run_token}", partition.index)
+    return (key_name(run_token), partition.index)
 
 
 def run_window(
@@ -96,10 +101,10 @@ def run_window(
     pending: Iterator[Partition] = iter(partitions)
     outstanding: dict[object, tuple[Future, Partition]] = {}
     completed = as_completed(loop=client.loop)
-    key_name = f"{TASK_PREFIX}-{run_token}"  # the first element of every task_key of this run
-    counter: str | None = f"{key_name}-retries"
+    name = key_name(run_token)
+    counter: str | None = f"{name}-retries"
     try:
-        client.register_plugin(RetryCounter(key_name), name=counter)
+        client.register_plugin(RetryCounter(name), name=counter)
     except Exception:  # a scheduler without zeekflow installed, or one refusing plugins: no retry count
         counter = None
 

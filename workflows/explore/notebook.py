@@ -33,12 +33,17 @@ def close(client: Client) -> None:
         cluster.close()
 
 
-def dashboard_html(link: str | None) -> str:
-    """The dashboard as a clickable link (or why there is none)."""
+def _anchor(link: str) -> str:
+    safe = html.escape(link, quote=True)
+    return f'<a href="{safe}" target="_blank">{safe}</a>'
+
+
+def dashboard_html(link: str | None, run_page: str | None = None) -> str:
+    """The dashboard as a clickable link (or why there is none), and the run's own page beside it."""
     if not link:
         return "<p>No dashboard: the scheduler does not serve one (bokeh missing there?).</p>"
-    safe = html.escape(link, quote=True)
-    return f'<p>Dask dashboard: <a href="{safe}" target="_blank">{safe}</a></p>'
+    run = f" &middot; run: {_anchor(run_page)}" if run_page else ""
+    return f"<p>Dask dashboard: {_anchor(link)}{run}</p>"
 
 
 def show_dashboard(client: Client) -> None:
@@ -68,8 +73,8 @@ class NotebookReporter(Reporter):
         self._last = 0.0
         self.last_state: Progress | None = None
 
-    def cluster_ready(self, dashboard: str | None, workers: int) -> None:
-        self._display(self._HTML(f"<p>{workers} worker(s)</p>{dashboard_html(dashboard)}"))
+    def cluster_ready(self, dashboard: str | None, workers: int, run_page: str | None = None) -> None:
+        self._display(self._HTML(f"<p>{workers} worker(s)</p>{dashboard_html(dashboard, run_page)}"))
         self._handle = self._display(self._HTML("<pre>starting...</pre>"), display_id=True)
 
     def progress(self, state: Progress) -> None:
