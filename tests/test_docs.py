@@ -123,3 +123,13 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_subpackage_is_installed() -> None:
+    # setuptools installs only the packages pyproject.toml names: one left out works in an editable install
+    # and is missing from a wheel (a cluster host's install).
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "workflows").rglob("__init__.py")}
+    assert found == listed
