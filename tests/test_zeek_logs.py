@@ -178,6 +178,12 @@ def test_zeek_version_picks_that_versions_columns_for_a_json_log(tmp_path, name,
     assert csv_bytes == expected and totals["dropped_fields"] == {}
     newest = convert_in_process([json_log], tmp_path / "n.csv")[2]
     assert newest["columns"] == [c.name for c in SCHEMAS[name].columns] != totals["columns"]
+    # The explore reader knows every version's columns: the older version's CSV reads typed.
+    from workflows.explore import read_output
+
+    (tmp_path / "old.csv").write_bytes(csv_bytes)
+    assert list(read_output(str(tmp_path / "old.csv"), name, with_datetime=False).compute().columns) == [
+        c.name for c in columns]
 
 
 def test_zeek_version_accepts_a_major_or_a_patch_release_and_shapes_the_resume_identity(tmp_path):
@@ -198,6 +204,10 @@ def test_zeek_version_accepts_a_major_or_a_patch_release_and_shapes_the_resume_i
     ids = [prepare(ConvertOptions(inputs=[str(conn)], output=str(tmp_path / "c.csv"), zeek_version=v))
            for v in ("8.1", "8.2")]
     assert ids[0].columns == ids[1].columns and ids[0].manifest().identity != ids[1].manifest().identity
+    from workflows.manifest import identity_changes
+
+    assert identity_changes(ids[0].manifest().identity, ids[1].manifest().identity) == [
+        "option --zeek-version changed (was 8.1, now 8.2)"]
 
 
 @pytest.mark.parametrize("version,words", [("4.3", "unknown --zeek-version '4.3'"), ("2.6", "unknown"),
@@ -254,3 +264,42 @@ def test_a_twin_converts_end_to_end_on_a_real_cluster(tmp_path):
         proc = run_cli("convert", str(log), "-o", str(out), "--workers", "1", "--no-progress")
         assert proc.returncode == 0, proc.stderr
         assert out.read_bytes() == expected
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMAS))
+def test_every_log_type_is_typed_in_parquet_and_by_the_explore_reader(tmp_path, name):
+    """Parquet's column types and the explore reader's dtypes come from the same schemas as the CSV."""
+    import os
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from workflows.explore import read_output
+    from workflows.parquet import arrow_schema
+    from workflows.task import convert_partition, shard_name
+
+    columns = SCHEMAS[name].columns
+    json_log, _, expected = _twins(tmp_path, name, columns)
+    job = prepare(ConvertOptions(inputs=[str(json_log)], output=str(tmp_path / "o.parquet"), single_file=True))
+    os.makedirs(job.spec.work_dir, exist_ok=True)
+    (info,) = [convert_partition(partition, job.spec) for partition in job.partitions]
+    assert (info.rows, info.rejected, info.blank) == (3, 1, 1)
+    shard = Path(job.spec.work_dir, shard_name(info.index, "parquet"))
+    table = pq.read_table(shard)
+    assert table.schema.remove_metadata().equals(arrow_schema(columns).remove_metadata())
+    cells = list(csv.reader(io.StringIO(expected.decode())))[1:]
+    for i, column in enumerate(columns):
+        if column.kind in (Kind.INTEGER, Kind.STRING, Kind.BOOL):
+            assert [_cell(v) for v in table.column(column.name).to_pylist()] == [row[i] for row in cells], column
+    csv_out = tmp_path / "o.csv"
+    csv_out.write_bytes(expected)
+    for path in (str(csv_out), str(shard)):
+        frame = read_output(path, name, with_datetime=False).compute()
+        assert list(frame.columns) == [c.name for c in columns] and len(frame) == 3
+        for column in columns:
+            if column.kind in (Kind.INTEGER, Kind.NUMBER, Kind.TIME):
+                assert str(frame[column.name].dtype) != "object", (path, column)
