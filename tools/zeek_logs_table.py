@@ -400,6 +400,30 @@ def dump(table: dict) -> str:
     return "\n".join([*lines, "  }", "}"]) + "\n"
 
 
+def baseline_headers(git_dir: str, ref: str):
+    """(path, log, fields, types) of every TSV log among Zeek's btest baselines at ``ref``: what Zeek wrote."""
+    entries = []
+    for line in _git(git_dir, "ls-tree", "-r", ref, "testing/btest/Baseline").decode().splitlines():
+        meta, path = line.split("\t", 1)
+        if path.endswith(".log"):
+            entries.append((meta.split()[2], path))
+    out = _git(git_dir, "cat-file", "--batch", data="".join(f"{sha}\n" for sha, _ in entries).encode())
+    pos = 0
+    for _, path in entries:
+        header_end = out.index(b"\n", pos)
+        if out[pos:header_end].endswith(b"missing"):  # a blob the clone does not hold
+            pos = header_end + 1
+            continue
+        size = int(out[pos:header_end].split()[2])
+        body, pos = out[header_end + 1:header_end + 1 + size], header_end + 1 + size + 1
+        head = {}
+        for line in body.split(b"\n")[:12]:
+            key, _, value = line.decode("utf-8", "replace").partition("\t")
+            head[key] = value.split("\t")
+        if "#path" in head and "#fields" in head:
+            yield path, head["#path"][0], head["#fields"], head.get("#types", [])
+
+
 def main(git_dir: str, dev_ref: str = "master") -> str:
     by_version = {version: Scripts(read_scripts(git_dir, tag)).logs() for version, tag in release_tags(git_dir)}
     dev = Scripts(read_scripts(git_dir, dev_ref)).logs() if dev_ref else {}
