@@ -21,7 +21,10 @@ def test_every_schema_is_well_formed_and_documented(name):
     schema = get_schema(name)
     names = [c.name for c in schema.columns + schema.optional]
     assert len(names) == len(set(names)), "a column is both default and optional, or listed twice"
-    assert schema.columns[0].name == "ts" and schema.columns[0].kind is Kind.TIME
+    if name == "loaded_scripts":  # Zeek writes this one log without a time: one column, the script's name
+        assert [(c.name, c.zeek_type) for c in schema.columns] == [("name", "string")]
+    else:
+        assert schema.columns[0].name == "ts" and schema.columns[0].kind is Kind.TIME
     for column in schema.columns + schema.optional:
         column.kind  # raises for a Zeek type the renderer does not know
     assert schema.source
@@ -116,11 +119,13 @@ def test_cli_options_reach_the_output(tmp_path):
 def test_a_json_log_of_a_type_no_schema_covers_is_refused_before_any_work(tmp_path):
     from .conftest import run_cli
 
+    # A log the cluster management framework writes (its columns are built at run time), and a log of Zeek's
+    # development branch whose name holds a shipped type's (ntp): neither is read as another type.
     by_path = tmp_path / "capture.ndjson"
-    by_path.write_bytes(b'{"_path":"dhcp","ts":1.0,"uids":["C1"],"mac":"00:11"}\n')
-    by_name = tmp_path / "smb_files.00:00:00-01:00:00.log"
-    by_name.write_bytes(b'{"ts":1.0,"uid":"C1","action":"SMB::FILE_OPEN"}\n')
-    for log, kind in ((by_path, "dhcp"), (by_name, "smb_files")):
+    by_path.write_bytes(b'{"_path":"management","ts":1.0,"node":"controller","level":"INFO"}\n')
+    by_name = tmp_path / "ntp_control.00:00:00-01:00:00.log"
+    by_name.write_bytes(b'{"ts":1.0,"uid":"C1","op_code":2}\n')
+    for log, kind in ((by_path, "management"), (by_name, "ntp_control")):
         out = tmp_path / "o.csv"
         proc = run_cli("convert", str(log), "-o", str(out), "--workers", "1", "--no-progress")
         assert proc.returncode == 2, proc.stderr

@@ -22,7 +22,7 @@ from .errors import UsageError, ZeekflowError, display_name
 from .normalize import TS_FORMATS
 from .options import DEFAULT_WINDOW, OUTPUT_FORMATS, WORKER_KINDS, ConvertOptions, parse_size
 from .progress import TerminalReporter
-from .schema import SCHEMAS
+from .schema import NEWEST_VERSION, SCHEMAS
 
 EXIT_USAGE = 2
 # Stop a run as Ctrl-C does: the same cleanup (no OUTPUT.tmp, shards and manifest kept for --resume).
@@ -109,10 +109,13 @@ def cli() -> None:
 @click.option("--columns", callback=_columns, metavar="LIST", show_default="the log type's columns",
               help="Comma-separated columns to write, in that order.")
 @click.option("--log-type", metavar="TYPE", show_default="detected",
-              help="Log type (detected from #path, _path or the file name): " + ", ".join(SCHEMAS)
-              + ", or a log of --schema.")
+              help=f"Log type (detected from #path, _path or the file name): one of the {len(SCHEMAS)} shipped "
+              "(conn, dns, http, ssl, ...; README, Log types), or a log of --schema.")
 @click.option("--schema", "schema", metavar="FILE", type=click.Path(dir_okay=False),
               help="A Zeek logschema export (JSON or CSV format): the columns and types of the logs it names.")
+@click.option("--zeek-version", metavar="V", show_default=f"the newest, {NEWEST_VERSION}",
+              help="JSON inputs: the shipped columns of this Zeek version (3.0 to " + NEWEST_VERSION + "; 6 is 6.x's "
+              "newest).")
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), metavar="FORMAT",
               show_default="parquet when OUTPUT ends in .parquet, else csv", help="Output format.")
 @click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
@@ -137,7 +140,8 @@ def cli() -> None:
 @click.option("--intel", metavar="PATH", help="Indicators in Zeek's Intel framework format (--enrich intel).")
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, worker_kind: str,
             window: int, partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
-            columns: list[str] | None, log_type: str | None, schema: str | None, output_format: str | None,
+            columns: list[str] | None, log_type: str | None, schema: str | None, zeek_version: str | None,
+            output_format: str | None,
             single_file: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None, enrich: list[str] | None,
@@ -147,7 +151,8 @@ def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers
     options = ConvertOptions(
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, worker_kind=worker_kind,
         window=window, partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
-        columns=columns, log_type=log_type, schema=schema, output_format=output_format, single_file=single_file,
+        columns=columns, log_type=log_type, schema=schema, zeek_version=zeek_version, output_format=output_format,
+        single_file=single_file,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
         tls_cert=tls_cert, tls_key=tls_key, enrich=enrich, community_id_seed=community_id_seed,
         community_id_hex=community_id_hex, geoip_db=geoip_db, asn_db=asn_db, intel=intel,

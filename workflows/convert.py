@@ -22,7 +22,7 @@ from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
 from .render import quote_field
 from .runstate import RunBoard
-from .schema import Column
+from .schema import Column, LogSchema, version_hints
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import TaskFailed, key_name, run_window
@@ -44,6 +44,7 @@ class Job:
     tsv_inputs: tuple[str, ...] = ()
     cut_headers: tuple = ()
     enrich: "EnrichSpec | None" = None
+    schema: LogSchema | None = None  # the schema the columns come from (a shipped one knows other versions')
 
     @property
     def output_columns(self) -> tuple[Column, ...]:
@@ -82,6 +83,7 @@ class Job:
 
     def manifest(self) -> Manifest:
         shaping = output_shaping(self.log_type, self.options.partition_size, self.columns, self.spec)
+        shaping["zeek-version"] = self.options.zeek_version
         return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
 
     def header(self) -> bytes:
@@ -171,7 +173,7 @@ def prepare(options: ConvertOptions) -> Job:
         from .logschema import read_logschema
 
         given = read_logschema(options.schema)
-    recognised = recognise(paths, options.log_type, given)
+    recognised = recognise(paths, options.log_type, given, options.zeek_version)
     try:
         columns = recognised.log_schema().select(options.columns, recognised.header_columns)
     except ValueError as error:
@@ -187,7 +189,7 @@ def prepare(options: ConvertOptions) -> Job:
                              asn_db=options.asn_db, intel=options.intel)
     partitions = plan_partitions(inputs, options.partition_size)
     return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs,
-               recognised.cut_headers, enrich)
+               recognised.cut_headers, enrich, recognised.log_schema())
 
 
 class _Totals:
@@ -363,5 +365,7 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         log_type=job.log_type,
         tsv_inputs=list(job.tsv_inputs),
         dropped_fields=dict(sorted(totals.dropped.items())),
+        zeek_version=job.schema.version if job.schema is not None else None,
+        other_versions=version_hints(job.schema, sorted(totals.dropped)) if job.schema is not None else [],
     )
     return summary

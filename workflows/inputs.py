@@ -316,12 +316,14 @@ def _unknown_json_type(path: str, kind: str) -> UsageError:
     )
 
 
-def recognise(paths: list[str], log_type: str | None, given: dict | None = None) -> Recognised:
+def recognise(paths: list[str], log_type: str | None, given: dict | None = None,
+              zeek_version: str | None = None) -> Recognised:
     """Sniff every input; settle the log type (``log_type`` if given, else detected). Raises UsageError.
 
     A TSV input whose ``#path`` no shipped schema covers is read by its own header (its ``#fields`` typed by
     its ``#types``); a JSON input whose ``_path`` or file name names such a log type is refused, never read
-    as another type."""
+    as another type. ``zeek_version`` (a shipped one, see ``schema.zeek_version``) picks the shipped schema of
+    that Zeek version; None, the newest."""
     from .schema import SCHEMAS as SHIPPED, Column, LogSchema, log_type_from_name, unshipped_log_type_from_name
 
     # ``given``: the schemas of a --schema export, which cover their logs in place of the shipped ones.
@@ -373,6 +375,11 @@ def recognise(paths: list[str], log_type: str | None, given: dict | None = None)
         # Inputs that say nothing of their type follow the others; conn when none says (the original default).
         log_type = next(iter(detected), DEFAULT_LOG_TYPE)
     schema = (given or {}).get(log_type)
+    if schema is None and zeek_version is not None and log_type in SHIPPED:
+        try:
+            schema = SHIPPED[log_type].for_version(zeek_version)
+        except ValueError as error:
+            raise UsageError(f"--zeek-version {zeek_version}: {error}") from None
     if log_type not in SCHEMAS:
         if len(tsv_inputs) != len(paths):
             others = [p for p in paths if p not in tsv_inputs]
@@ -380,10 +387,10 @@ def recognise(paths: list[str], log_type: str | None, given: dict | None = None)
         schema = LogSchema(name=log_type, columns=tuple(header_only[log_type].values()),
                            source="the #fields and #types of the inputs' TSV headers")
         return Recognised(log_type, tuple(tsv_inputs), header_columns, (), schema)
-    if schema is None and header_columns and len(tsv_inputs) == len(paths):
+    if (schema is None or schema.history is not None) and header_columns and len(tsv_inputs) == len(paths):
         # TSV only: the headers are the schema (a Zeek version's own columns and types win over the shipped
         # ones); the shipped columns the headers lack stay selectable with --columns.
-        shipped = SHIPPED[log_type]
+        shipped = schema or SHIPPED[log_type]
         schema = LogSchema(
             name=log_type, columns=tuple(header_columns.values()),
             optional=tuple(c for c in shipped.columns + shipped.optional if c.name not in header_columns),

@@ -65,6 +65,7 @@ class ConvertOptions:
     columns: list[str] | None = None
     log_type: str | None = None  # None: detected from #path, _path or the file name
     schema: str | None = None  # a Zeek logschema export (JSON or CSV) whose logs' schemas the run uses
+    zeek_version: str | None = None  # the shipped schemas of this Zeek version (e.g. "5.2"); None: the newest
     ts_format: str | None = None  # None: time values as the input wrote them
     csv_safe: bool = False
     output_format: str | None = None  # None: parquet when OUTPUT ends in .parquet, else csv
@@ -117,6 +118,13 @@ class ConvertOptions:
         if self.output_format == "parquet" and (self.csv_safe or self.ts_format):
             raise UsageError("--csv-safe and --ts-format shape CSV text; Parquet stores typed values "
                              "(time as timestamp[us, UTC]), so they do not apply")
+        if self.zeek_version is not None:
+            from .schema import zeek_version
+
+            try:
+                self.zeek_version = zeek_version(self.zeek_version)
+            except ValueError as error:
+                raise UsageError(str(error)) from None
         if self.single_file and self.output_format != "parquet":
             raise UsageError("--single-file applies to Parquet output only")
         if os.path.isdir(self.output) and self.output_format != "parquet":

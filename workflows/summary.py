@@ -43,6 +43,10 @@ class Summary:
     log_type: str = ""
     tsv_inputs: list[str] = field(default_factory=list)  # inputs read as Zeek TSV; the others were NDJSON
     dropped_fields: dict[str, int] = field(default_factory=dict)
+    zeek_version: str | None = None  # the Zeek version of the shipped schema the columns come from
+    # Dropped keys that are columns of the log type in other Zeek versions, one line per group of versions,
+    # each naming the option that keeps them.
+    other_versions: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready data; file names always valid UTF-8 (see ``display_name``)."""
@@ -92,4 +96,5 @@ class Summary:
         if self.dropped_fields:
             dropped = ", ".join(f"{k} ({v:,})" for k, v in sorted(self.dropped_fields.items()))
             lines.append(f"Dropped keys:  {dropped}")
+        lines.extend(f"Other Zeek:    {hint}" for hint in self.other_versions)
         return "\n".join(lines)
