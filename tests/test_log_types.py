@@ -161,7 +161,7 @@ def _test_log(tmp_path):
     return log
 
 
-@pytest.mark.parametrize("export", ["zeek-logschema.json", "zeek-logschema.csv"])
+@pytest.mark.parametrize("export", ["zeek-logschema.json", "zeek-logschema.csv", "zeek-test-log.schema.json"])
 def test_schema_gives_the_columns_and_types_of_a_logschema_export(samples, tmp_path, export):
     log = _test_log(tmp_path)
     with pytest.raises(UsageError, match="JSON test log.*--schema FILE"):
@@ -180,10 +180,14 @@ def test_schema_errors_are_one_line_and_change_the_resume_identity(samples, tmp_
     from .conftest import run_cli
 
     bad = tmp_path / "bad.json"
-    bad.write_text('{"not": "an export"}')
-    proc = run_cli("convert", str(_test_log(tmp_path)), "-o", str(tmp_path / "o.csv"), "--schema", str(bad))
-    assert proc.returncode == 2 and "not a Zeek logschema export" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    for text, reason in (('{"not": "an export"}', "not a Zeek logschema export"),
+                         ('{"title": "Schema for Zeek test.log", "properties": {"a": {"type": "string"}}}',
+                          "property a has no x-zeek type"),
+                         ('{"title": "a log", "properties": {}}', "names its log in its title")):
+        bad.write_text(text)
+        proc = run_cli("convert", str(_test_log(tmp_path)), "-o", str(tmp_path / "o.csv"), "--schema", str(bad))
+        assert proc.returncode == 2 and reason in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
     from workflows import ConvertOptions, prepare
 
     conn = tmp_path / "conn.ndjson"

@@ -112,7 +112,7 @@ def cli() -> None:
               help=f"Log type (detected from #path, _path or the file name): one of the {len(SCHEMAS)} shipped "
               "(conn, dns, http, ssl, ...; README, Log types), or a log of --schema.")
 @click.option("--schema", "schema", metavar="FILE", type=click.Path(dir_okay=False),
-              help="A Zeek logschema export (JSON or CSV format): the columns and types of the logs it names.")
+              help="A Zeek logschema export (JSON, CSV or JSON Schema format): the columns and types of the logs it names.")
 @click.option("--zeek-version", metavar="V", show_default=f"the newest, {NEWEST_VERSION}",
               help="JSON inputs: the shipped columns of this Zeek version (3.0 to " + NEWEST_VERSION + "; 6 is 6.x's "
               "newest).")

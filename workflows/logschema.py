@@ -2,7 +2,9 @@
 
 Zeek's logschema package (github.com/zeek/logschema) exports, per log, its fields in the order Zeek writes them,
 records already flattened (``id.orig_h``), in a JSON format (a list of ``{"name", "fields": [{"name", "type",
-"is_optional"}]}``) or a CSV format (one row per field: ``log,field,type,...``). Its type names are Zeek's script
+"is_optional"}]}``), a CSV format (one row per field: ``log,field,type,...``) or as one JSON Schema per log
+(``properties`` in Zeek's order, each with its Zeek type under ``x-zeek``, the log named by the ``title``,
+"Schema for Zeek conn.log"). Its type names are Zeek's script
 spelling (``enum transport_proto``, ``vector of count``); they are mapped to the log format's (``enum``,
 ``vector[count]``) here. A field of a type no output can hold (a function, a table) is left out and named.
 """
@@ -42,6 +44,25 @@ def _fields_from_json(text: str) -> dict[str, list[tuple[str, str]]]:
     return logs
 
 
+_JSON_SCHEMA_TITLE = re.compile(r"Zeek (\S+)\.log\b")
+
+
+def _fields_from_json_schema(schema: dict) -> dict[str, list[tuple[str, str]]]:
+    """One log's fields from its JSON Schema: the Zeek types, not the JSON ones (a count and an int are both
+    JSON integers; a time is a number or a string)."""
+    named = _JSON_SCHEMA_TITLE.search(schema.get("title", "")) or _JSON_SCHEMA_TITLE.search(
+        schema.get("description", ""))
+    if named is None:
+        raise ValueError('a JSON Schema export names its log in its title ("Schema for Zeek conn.log")')
+    fields = []
+    for name, spec in schema["properties"].items():
+        zeek = spec.get("x-zeek", {}).get("type")
+        if not zeek:
+            raise ValueError(f"property {name} has no x-zeek type")
+        fields.append((name, zeek))
+    return {named.group(1): fields}
+
+
 def _fields_from_csv(text: str) -> dict[str, list[tuple[str, str]]]:
     logs: dict[str, list[tuple[str, str]]] = {}
     rows = csv.DictReader(io.StringIO(text))
@@ -53,16 +74,21 @@ def _fields_from_csv(text: str) -> dict[str, list[tuple[str, str]]]:
 
 
 def read_logschema(path: str) -> dict[str, LogSchema]:
-    """The log schemas of a logschema export (JSON or CSV format), by log name. Raises UsageError."""
+    """The log schemas of a logschema export (JSON, CSV or JSON Schema format), by log name. Raises UsageError."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        fields = _fields_from_json(text) if text.lstrip().startswith("[") else _fields_from_csv(text)
+        if text.lstrip().startswith("["):
+            fields = _fields_from_json(text)
+        elif text.lstrip().startswith("{") and isinstance(json.loads(text).get("properties"), dict):
+            fields = _fields_from_json_schema(json.loads(text))
+        else:
+            fields = _fields_from_csv(text)
     except OSError as error:
         raise UsageError(f"cannot read --schema {path}: {error.strerror or error}") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"--schema {path} is not a Zeek logschema export in its JSON or CSV format "
-                         f"({error})") from None
+        raise UsageError(f"--schema {path} is not a Zeek logschema export in its JSON, CSV or JSON Schema "
+                         f"format ({error})") from None
     schemas = {}
     for name, log_fields in fields.items():
         columns = []
