@@ -303,3 +303,41 @@ def test_every_log_type_is_typed_in_parquet_and_by_the_explore_reader(tmp_path, 
         for column in columns:
             if column.kind in (Kind.INTEGER, Kind.NUMBER, Kind.TIME):
                 assert str(frame[column.name].dtype) != "object", (path, column)
+
+
+# -- a TSV header that differs from the shipped schema is reported --------------------------------------------
+
+
+def test_a_tsv_header_of_another_zeek_version_is_the_schema_and_the_run_says_how_it_differs(tmp_path):
+    old = SCHEMAS["ssl"].for_version("4.0")
+    _, tsv_log, expected = _twins(tmp_path, "ssl", old.columns)
+    job = prepare(ConvertOptions(inputs=[str(tsv_log)], output=str(tmp_path / "o.csv")))
+    assert [c.name for c in job.columns] == [c.name for c in old.columns]
+    report = job.header_report
+    assert report[0].startswith("the ssl headers are the columns of Zeek ") and report[0].endswith(" 4.0")
+    newest = [c.name for c in SCHEMAS["ssl"].columns]
+    kept = [c.name for c in old.columns if c.name not in newest]
+    assert "subject" in kept and report[1].endswith(", ".join(kept))
+    assert report[1].startswith("kept from the headers, not Zeek 8.2's default ssl columns")
+    assert all("typed by the headers" not in line for line in report)
+
+    out = tmp_path / "out.csv"
+    proc = run_cli("convert", str(tsv_log), "-o", str(out), "--workers", "1", "--no-progress",
+                   "--summary-json", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == expected
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["tsv_headers"] == list(report)
+    assert f"TSV headers:   {report[0]}" in proc.stdout + proc.stderr
+
+
+def test_a_tsv_header_that_is_the_shipped_schema_reports_nothing_and_a_retyped_column_is_named(tmp_path):
+    _, same, _ = _twins(tmp_path, "dns", SCHEMAS["dns"].columns)
+    assert prepare(ConvertOptions(inputs=[str(same)], output=str(tmp_path / "o.csv"))).header_report == ()
+    retyped = tuple(Column(c.name, "int") if c.name == "trans_id" else c for c in SCHEMAS["dns"].columns)
+    other = tmp_path / "other"
+    other.mkdir()
+    _, tsv_log, _ = _twins(other, "dns", retyped)
+    report = prepare(ConvertOptions(inputs=[str(tsv_log)], output=str(other / "o.csv"))).header_report
+    assert report[-1] == "typed by the headers where Zeek 8.2 differs: trans_id int (not count)"
+    assert len(report) == 2 and report[0].startswith("the dns headers are the columns of Zeek ")

@@ -45,6 +45,7 @@ class Job:
     cut_headers: tuple = ()
     enrich: "EnrichSpec | None" = None
     schema: LogSchema | None = None  # the schema the columns come from (a shipped one knows other versions')
+    header_report: tuple[str, ...] = ()  # how the TSV headers differ from the shipped schema they override
 
     @property
     def output_columns(self) -> tuple[Column, ...]:
@@ -189,7 +190,7 @@ def prepare(options: ConvertOptions) -> Job:
                              asn_db=options.asn_db, intel=options.intel)
     partitions = plan_partitions(inputs, options.partition_size)
     return Job(options, tuple(inputs), columns, tuple(partitions), recognised.log_type, recognised.tsv_inputs,
-               recognised.cut_headers, enrich, recognised.log_schema())
+               recognised.cut_headers, enrich, recognised.log_schema(), recognised.header_report)
 
 
 class _Totals:
@@ -367,5 +368,6 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
         dropped_fields=dict(sorted(totals.dropped.items())),
         zeek_version=job.schema.version if job.schema is not None else None,
         other_versions=version_hints(job.schema, sorted(totals.dropped)) if job.schema is not None else [],
+        tsv_headers=list(job.header_report),
     )
     return summary

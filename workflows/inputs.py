@@ -297,6 +297,7 @@ class Recognised:
     header_columns: dict  # name -> Column, for #fields of TSV inputs that the schema does not know
     cut_headers: tuple[tuple[str, TsvHeader], ...] = ()  # zeek-cut inputs and the header their names give
     schema: object = None  # a LogSchema from the TSV headers when no shipped schema covers the log type
+    header_report: tuple[str, ...] = ()  # how the TSV headers differ from the shipped schema they override
 
     def log_schema(self):
         """The schema the run's columns come from: the TSV headers' own, else the shipped one."""
@@ -324,7 +325,8 @@ def recognise(paths: list[str], log_type: str | None, given: dict | None = None,
     its ``#types``); a JSON input whose ``_path`` or file name names such a log type is refused, never read
     as another type. ``zeek_version`` (a shipped one, see ``schema.zeek_version``) picks the shipped schema of
     that Zeek version; None, the newest."""
-    from .schema import SCHEMAS as SHIPPED, Column, LogSchema, log_type_from_name, unshipped_log_type_from_name
+    from .schema import (SCHEMAS as SHIPPED, Column, LogSchema, header_differences, log_type_from_name,
+                         unshipped_log_type_from_name)
 
     # ``given``: the schemas of a --schema export, which cover their logs in place of the shipped ones.
     SCHEMAS = {**SHIPPED, **(given or {})}
@@ -387,17 +389,21 @@ def recognise(paths: list[str], log_type: str | None, given: dict | None = None,
         schema = LogSchema(name=log_type, columns=tuple(header_only[log_type].values()),
                            source="the #fields and #types of the inputs' TSV headers")
         return Recognised(log_type, tuple(tsv_inputs), header_columns, (), schema)
+    report: list[str] = []
     if (schema is None or schema.history is not None) and header_columns and len(tsv_inputs) == len(paths):
         # TSV only: the headers are the schema (a Zeek version's own columns and types win over the shipped
-        # ones); the shipped columns the headers lack stay selectable with --columns.
+        # ones, and the run says where they differ); the shipped columns the headers lack stay selectable
+        # with --columns.
         shipped = schema or SHIPPED[log_type]
+        report = header_differences(shipped, header_columns)
         schema = LogSchema(
             name=log_type, columns=tuple(header_columns.values()),
             optional=tuple(c for c in shipped.columns + shipped.optional if c.name not in header_columns),
             source="the #fields and #types of the inputs' TSV headers",
         )
     known = (schema or SHIPPED[log_type]).known()
-    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, known), schema)
+    return Recognised(log_type, tuple(tsv_inputs), header_columns, _cut_headers(cut_names, known), schema,
+                      tuple(report))
 
 
 def _cut_headers(cut_names: dict[str, tuple[str, ...]], known: dict) -> tuple[tuple[str, TsvHeader], ...]:

@@ -214,6 +214,35 @@ def version_hints(schema: LogSchema, dropped: list[str]) -> list[str]:
             "or --columns" for versions, names in groups.items()]
 
 
+def header_differences(shipped: LogSchema, header: dict[str, Column]) -> list[str]:
+    """How TSV headers' columns (``#fields`` typed by ``#types``) differ from a shipped schema, which the
+    headers override: the Zeek versions whose default columns they are, the columns the schema lacks or
+    has besides, and the types they give otherwise. Empty when they are the schema's columns."""
+    names = [c.name for c in shipped.columns]
+    if list(header) == names and all(header[c.name].zeek_type == c.zeek_type for c in shipped.columns):
+        return []
+    versions = f"Zeek {shipped.version}" if shipped.version else "the shipped schema"
+    known = shipped.known()
+    report = []
+    history = shipped.history
+    if history is not None:
+        matching = tuple(v for v in history.versions() if [c.name for c in history.for_version(v).columns] == list(header))
+        if matching:
+            report.append(f"the {shipped.name} headers are the columns of Zeek {_range(matching)}")
+    extra = [n for n in header if n not in names]
+    if extra:
+        report.append(f"kept from the headers, not {versions}'s default {shipped.name} columns: {', '.join(extra)}")
+    missing = [n for n in names if n not in header]
+    if missing:
+        report.append(f"{versions}'s {shipped.name} columns not in the headers (--columns may name them): "
+                      f"{', '.join(missing)}")
+    retyped = [f"{n} {c.zeek_type} (not {known[n].zeek_type})" for n, c in header.items()
+               if n in known and known[n].zeek_type != c.zeek_type]
+    if retyped:
+        report.append(f"typed by the headers where {versions} differs: {', '.join(retyped)}")
+    return report
+
+
 SCHEMAS: dict[str, LogSchema] = {name: history.for_version() for name, history in HISTORIES.items()}
 # The names other modules and tests know the most used schemas by.
 CONN, DNS, HTTP, SSL, FILES, X509 = (SCHEMAS[n] for n in ("conn", "dns", "http", "ssl", "files", "x509"))

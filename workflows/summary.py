@@ -47,6 +47,8 @@ class Summary:
     # Dropped keys that are columns of the log type in other Zeek versions, one line per group of versions,
     # each naming the option that keeps them.
     other_versions: list[str] = field(default_factory=list)
+    # How the TSV inputs' headers, which are the run's schema, differ from the log type's shipped schema.
+    tsv_headers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The summary as JSON-ready data; file names always valid UTF-8 (see ``display_name``)."""
@@ -97,4 +99,5 @@ class Summary:
             dropped = ", ".join(f"{k} ({v:,})" for k, v in sorted(self.dropped_fields.items()))
             lines.append(f"Dropped keys:  {dropped}")
         lines.extend(f"Other Zeek:    {hint}" for hint in self.other_versions)
+        lines.extend(f"TSV headers:   {difference}" for difference in self.tsv_headers)
         return "\n".join(lines)
