@@ -25,7 +25,7 @@ from .render import csv_header
 from .schema import Column
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
-from .window import TaskFailed, run_window
+from .window import SchedulerLost, TaskFailed, run_window
 from .workdir import RunFiles, check_written_paths
 
 if TYPE_CHECKING:
@@ -318,6 +318,9 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
             )
         except TaskFailed as error:
             raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
+        except SchedulerLost as error:
+            raise RunFailed(f"{error} mid-run; the output was not written (shards and manifest kept in {work_dir}: "
+                            "start the scheduler and its workers again, then rerun with --resume)") from None
         finally:
             reporter.finished()
         missing = len(job.partitions) - len(totals.infos)
