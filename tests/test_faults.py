@@ -9,18 +9,21 @@ import json
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 from distributed import Client
 
-from workflows.manifest import MANIFEST_NAME
-from workflows.task import TASK_PREFIX, shard_name
+from workflows.manifest import MANIFEST_NAME, Manifest, identity
+from workflows.plan import plan_partitions, stat_input
+from workflows.schema import CONN
+from workflows.task import TASK_PREFIX, TaskSpec, convert_partition, shard_name
+from workflows.workdir import RunFiles
 
 from .gatedfs import close_gate, open_gate, remove_gate
 from .procs import ScriptCluster, finish, gated_cli, kill_group, one_error_line, shard_records, wait_for
 
-pytestmark = pytest.mark.cluster
 
 PARTITION = 64 * 1024
 GATE_AT = 8  # partitions 0..7 finish, the rest wait at the gate until the test opens it
@@ -76,6 +79,7 @@ def _same_files(output: Path, reference: Path) -> None:
     assert Path(f"{output}.rejects.ndjson").read_bytes() == Path(f"{reference}.rejects.ndjson").read_bytes()
 
 
+@pytest.mark.cluster
 def test_scheduler_killed_mid_run_then_resumed_on_a_new_cluster(capture, tmp_path: Path) -> None:
     source, reference, _ = capture
     output = tmp_path / "conn.csv"
@@ -124,6 +128,7 @@ def _run_tasks(dask_scheduler) -> int:
     return sum(1 for key in dask_scheduler.tasks if isinstance(key, tuple) and str(key[0]).startswith(TASK_PREFIX))
 
 
+@pytest.mark.cluster
 def test_client_killed_on_a_remote_cluster_then_resumed_while_its_tasks_still_run(capture, tmp_path: Path) -> None:
     """The dead client's tasks finish after the resumed run has started (and checked its shards): they may
     only ever write what the resumed run writes, and leave nothing behind."""
@@ -160,3 +165,42 @@ def test_client_killed_on_a_remote_cluster_then_resumed_while_its_tasks_still_ru
     assert _summary(output)["reused_partitions"] >= GATE_AT
     # Nothing written after the run ended: no work dir brought back, no temp folder, no stray part.
     assert not work_dir.exists() and not Path(f"{output}.tmp").exists()
+
+
+def test_a_late_task_of_a_dead_run_cannot_leave_a_shard_for_a_new_run(capture, tmp_path: Path) -> None:
+    """A run started afresh (other options, say) clears the dead run's files from the work dir, the temp
+    names its still-running tasks write into included: their final rename then fails, so no shard of the old
+    run can appear under a name the new run reads. (A resumed run has the same inputs and options: a late
+    task of the old run could only write the very bytes it writes.)"""
+    source = capture[0]
+    work_dir, output = tmp_path / "conn.csv.parts", tmp_path / "conn.csv"
+    work_dir.mkdir()
+    columns = tuple(c for c in CONN.columns if c.name in ("ts", "uid"))
+    partitions = plan_partitions([stat_input(f"gated://{source}")], PARTITION)
+    Manifest(str(work_dir), identity([stat_input(f"gated://{source}")], {"columns": ["ts", "uid"]}),
+             partitions).start()  # the dead run's journal, which vouches for its shards' names
+    failed: list[BaseException] = []
+
+    def late_task() -> None:
+        try:
+            convert_partition(partitions[GATE_AT], TaskSpec(columns=columns, work_dir=str(work_dir)))
+        except BaseException as error:  # noqa: BLE001 - the outcome under test
+            failed.append(error)
+
+    close_gate(str(source), partitions[GATE_AT].offset)
+    task = threading.Thread(target=late_task)
+    task.start()
+    try:
+        wait_for("the late task to open its temp files", lambda: len(os.listdir(work_dir)) > 1)
+        with RunFiles(str(output), f"{output}.rejects.ndjson", str(work_dir)) as files:
+            files.clear()  # what a new run without --resume does first
+            assert os.listdir(work_dir) == ["zeekflow.lock"]
+            open_gate(str(source))
+            task.join(timeout=30)
+            assert not task.is_alive()
+            assert [type(error) for error in failed] == [FileNotFoundError]
+            assert os.listdir(work_dir) == ["zeekflow.lock"]
+    finally:
+        open_gate(str(source))
+        task.join(timeout=30)
+        remove_gate(str(source))
