@@ -109,17 +109,22 @@ def test_partitions_without_rows_keep_their_part_with_the_header(tmp_path: Path)
     assert duckdb.sql(f"select count(*) from read_csv('{output}/*.csv')").fetchall() == [(40,)]
 
     source.write_bytes(b"")  # no partitions at all: still one part with the header, so readers find columns
-    code, _, err = cli("convert", str(source), "-o", str(output), "--dataset", "--log-type", "conn",
+    code, _, err = cli("convert", str(source), "-o", f"{output}/", "--dataset", "--log-type", "conn",
                        "--workers", "1", "--no-progress")
     assert code == 0, err
     assert sorted(os.listdir(output)) == sorted([part_name(0), SUCCESS])
     assert (output / part_name(0)).read_bytes() == header
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conn.ndjson", "out", "out.rejects.ndjson"]
 
 
 @pytest.mark.cluster
-@pytest.mark.parametrize("stop", [f"after-append:{COMMIT_SHARDS + 4}", f"after-commit:{COMMIT_SHARDS + 4}"])
+@pytest.mark.parametrize("stop, moved_least", [
+    ("after-append:3", 4),                            # before any commit: the moved parts are kept all the same
+    (f"after-append:{COMMIT_SHARDS + 4}", COMMIT_SHARDS + 5),   # moved past the first commit, not committed
+    (f"after-commit:{COMMIT_SHARDS + 4}", COMMIT_SHARDS + 5),   # the commit that covers them recorded
+])
 def test_killed_run_leaves_no_dataset_and_resume_gives_the_same_parts(
-        runs: tuple[Path, Path, Path], stop: str) -> None:
+        runs: tuple[Path, Path, Path], stop: str, moved_least: int) -> None:
     source, _, expected = runs
     output = source.parent / stop.replace(":", "-")
     code, _, err = _convert(source, output, "--dataset", env={"ZEEKFLOW_STOP_AT": stop})
@@ -130,7 +135,7 @@ def test_killed_run_leaves_no_dataset_and_resume_gives_the_same_parts(
     # Moved in order, by rename: the first parts are in the temp folder (not in the work dir any more), and
     # the dataset is not marked complete.
     assert [p.name for p in moved] == [part_name(i) for i in range(len(moved))]
-    assert len(moved) >= COMMIT_SHARDS + 5
+    assert len(moved) >= moved_least
     assert not (staged / SUCCESS).exists()
     assert not any(Path(f"{output}.parts", p.name).exists() for p in moved)
     assert all(p.read_bytes() == (expected / p.name).read_bytes() for p in moved)
@@ -142,7 +147,7 @@ def test_killed_run_leaves_no_dataset_and_resume_gives_the_same_parts(
         assert (output / name).read_bytes() == (expected / name).read_bytes(), name
     assert Path(f"{output}.rejects.ndjson").read_bytes() == Path(f"{expected}.rejects.ndjson").read_bytes()
     summary = json.loads(Path(f"{output}.summary.json").read_text())
-    assert summary["reused_partitions"] >= COMMIT_SHARDS
+    assert summary["reused_partitions"] >= moved_least
     assert not staged.exists() and not Path(f"{output}.parts").exists()
 
 

@@ -86,6 +86,8 @@ class ConvertOptions:
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):
             self.inputs = [self.inputs]
+        if self.dataset and len(self.output) > 1:
+            self.output = self.output.rstrip("/") or self.output  # a folder named "conn/": OUTPUT.tmp beside it
         if self.work_dir is None:
             self.work_dir = self.output + ".parts"
         if self.rejects is None:
