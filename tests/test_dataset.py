@@ -139,6 +139,12 @@ def test_killed_run_leaves_no_dataset_and_resume_gives_the_same_parts(
     assert not (staged / SUCCESS).exists()
     assert not any(Path(f"{output}.parts", p.name).exists() for p in moved)
     assert all(p.read_bytes() == (expected / p.name).read_bytes() for p in moved)
+    if moved_least < COMMIT_SHARDS:
+        # Going on as one file (resumed or afresh) is refused with the fix; nothing of the run is touched.
+        for extra in (("--resume",), ()):
+            code, _, err = _convert(source, output, *extra)
+            assert code == 2 and f"{staged} is a folder" in err and "--dataset --resume" in err, err
+        assert _parts(staged) == moved
 
     code, _, err = _convert(source, output, "--dataset", "--resume")
     assert code == 0, err

@@ -170,6 +170,9 @@ def prepare(options: ConvertOptions) -> Job:
         check_parquet_output(options.output, options.single_file)
     elif options.dataset:
         check_dataset_output(options.output, options.work_dir)
+    elif os.path.isdir(options.output + ".tmp"):
+        raise UsageError(f"{options.output}.tmp is a folder (an interrupted --dataset run's?): finish that run "
+                         "with --dataset --resume, or remove the folder")
     given = None
     if options.schema:
         from .logschema import read_logschema
