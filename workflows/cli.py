@@ -119,6 +119,9 @@ def cli() -> None:
 @click.option("--format", "output_format", type=click.Choice(OUTPUT_FORMATS), metavar="FORMAT",
               show_default="parquet when OUTPUT ends in .parquet, else csv", help="Output format.")
 @click.option("--single-file", is_flag=True, help="Parquet: write one file instead of a dataset folder.")
+@click.option("--dataset", is_flag=True,
+              help="CSV: write OUTPUT as a folder of ordered part files (part-000000.csv, ..., each with the "
+                   "header) and _SUCCESS, instead of one file.")
 @click.option("--ts-format", type=click.Choice(TS_FORMATS), metavar="FORMAT", show_default="as the input wrote it",
               help="Write every time column as epoch seconds, ISO 8601 or integer milliseconds.")
 @click.option("--csv-safe", is_flag=True,
@@ -141,8 +144,7 @@ def cli() -> None:
 def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers: int | None, worker_kind: str,
             window: int, partition_size: int, work_dir: str | None, rejects: str | None, max_errors: int | None,
             columns: list[str] | None, log_type: str | None, schema: str | None, zeek_version: str | None,
-            output_format: str | None,
-            single_file: bool,
+            output_format: str | None, single_file: bool, dataset: bool,
             ts_format: str | None, csv_safe: bool, summary_json: str | None, no_progress: bool, resume: bool,
             tls_ca: str | None, tls_cert: str | None, tls_key: str | None, enrich: list[str] | None,
             community_id_seed: int, community_id_hex: bool, geoip_db: str | None, asn_db: str | None,
@@ -152,7 +154,7 @@ def convert(inputs: tuple[str, ...], output: str, scheduler: str | None, workers
         inputs=list(inputs), output=output, scheduler=scheduler, workers=workers, worker_kind=worker_kind,
         window=window, partition_size=partition_size, work_dir=work_dir, rejects=rejects, max_errors=max_errors,
         columns=columns, log_type=log_type, schema=schema, zeek_version=zeek_version, output_format=output_format,
-        single_file=single_file,
+        single_file=single_file, dataset=dataset,
         ts_format=ts_format, csv_safe=csv_safe, summary_json=summary_json, resume=resume, tls_ca=tls_ca,
         tls_cert=tls_cert, tls_key=tls_key, enrich=enrich, community_id_seed=community_id_seed,
         community_id_hex=community_id_hex, geoip_db=geoip_db, asn_db=asn_db, intel=intel,

@@ -14,18 +14,19 @@ from dask.base import tokenize
 from .cluster import check_workers_see, dashboard_link, embedded_worker_kind, open_client, tls_security, worker_count
 from .commit import CommittedJoin
 from .concat import OrderedConcat, aborted_on_error
+from .dataset import DatasetParts, check_dataset_output
 from .errors import RunFailed, TooManyRejects, UsageError
 from .inputs import compression_of, expand_inputs, recognise
 from .manifest import Manifest, identity, output_shaping
 from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
-from .render import quote_field
+from .render import csv_header
 from .runstate import RunBoard
 from .schema import Column, LogSchema, version_hints
 from .summary import Summary
 from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
-from .window import TaskFailed, key_name, run_window
+from .window import SchedulerLost, TaskFailed, key_name, run_window
 from .workdir import RunFiles, check_written_paths
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class Job:
             cut_headers=self.cut_headers,
             ts_format=self.options.ts_format, csv_safe=self.options.csv_safe,
             output_format=self.options.output_format, enrich=self.enrich,
+            dataset=self.options.dataset and self.options.output_format == "csv",
         )
 
     @property
@@ -85,10 +87,11 @@ class Job:
     def manifest(self) -> Manifest:
         shaping = output_shaping(self.log_type, self.options.partition_size, self.columns, self.spec)
         shaping["zeek-version"] = self.options.zeek_version
-        return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions)
+        parts_dir = os.path.abspath(self.options.output + ".tmp") if self.spec.dataset else None
+        return Manifest(self.spec.work_dir, identity(self.inputs, shaping), self.partitions, parts_dir)
 
     def header(self) -> bytes:
-        return (",".join(quote_field(c.name) for c in self.output_columns) + "\n").encode("utf-8")
+        return csv_header(self.output_columns)
 
 
 def _writable_dir(path: str, what: str) -> None:
@@ -169,6 +172,11 @@ def prepare(options: ConvertOptions) -> Job:
         from .parquet import check_parquet_output
 
         check_parquet_output(options.output, options.single_file)
+    elif options.dataset:
+        check_dataset_output(options.output, options.work_dir)
+    elif os.path.isdir(options.output + ".tmp"):
+        raise UsageError(f"{options.output}.tmp is a folder (an interrupted --dataset run's?): finish that run "
+                         "with --dataset --resume, or remove the folder")
     given = None
     if options.schema:
         from .logschema import read_logschema
@@ -277,11 +285,16 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
     # CSV and rejects shards are joined into the outputs in index order as they finish, while later ones run,
     # and deleted once a batch of them is durably joined (bounded disk).
     at = None if manifest.committed is None else manifest.committed.lengths
-    csv_out = OrderedConcat(options.output, job.header(),
-                            None if at is None else (manifest.committed.next, at[os.path.abspath(temp_files[0])])) \
-        if csv_format else None
-    rejects_out = OrderedConcat(
-        options.rejects, b"", None if at is None else (manifest.committed.next, at[os.path.abspath(temp_files[-1])]))
+
+    def resume_at(temp_file: str) -> tuple[int, int] | None:
+        return None if at is None else (manifest.committed.next, at[os.path.abspath(temp_file)])
+
+    csv_out: OrderedConcat | DatasetParts | None = None
+    if job.spec.dataset:  # the CSV shards are moved into the output folder instead of joined into one file
+        csv_out = DatasetParts(options.output, job.header(), resume_at(temp_files[0]), fresh=not options.resume)
+    elif csv_format:
+        csv_out = OrderedConcat(options.output, job.header(), resume_at(temp_files[0]))
+    rejects_out = OrderedConcat(options.rejects, b"", resume_at(temp_files[-1]))
     joined = [out for out in (csv_out, rejects_out) if out is not None]
     for out in joined:
         out.temporary = os.path.abspath(out.temporary)
@@ -321,11 +334,16 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
                 )
             except TaskFailed as error:
                 raise RunFailed(f"{error}; the output was not written (shards kept in {work_dir})") from None
+            except SchedulerLost as error:
+                raise RunFailed(f"{error} mid-run; the output was not written (shards and manifest kept in "
+                                f"{work_dir}: start the scheduler and its workers again, then rerun with --resume)"
+                                ) from None
             finally:
                 reporter.finished()
             missing = len(job.partitions) - len(totals.infos)
             if missing:
                 raise RunFailed(f"{missing} partitions did not report; the output was not written")
+            rejects_out.finish(len(job.partitions))  # first: an output under its final name has its rejects
             if csv_out is None:
                 from .parquet import finish_parquet
 
@@ -334,7 +352,6 @@ def _run(job: Job, files: RunFiles, reporter: Reporter, started: float, security
                 output_bytes = finish_parquet(shards, options.output, job.output_columns, options.single_file)
             else:
                 output_bytes = csv_out.finish(len(job.partitions))
-            rejects_out.finish(len(job.partitions))
             board.done(output_bytes)
     files.finished()
 

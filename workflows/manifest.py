@@ -123,6 +123,17 @@ def _shard_intact(work_dir: str, info: ShardInfo, output_format: str = "csv") ->
         return False
 
 
+def _moved_part_intact(parts_dir: str, info: ShardInfo, work_dir: str) -> bool:
+    """``--dataset``: the CSV part is in the work dir or already moved into the output's temp folder, and
+    hashes as recorded; its rejects shard is in the work dir."""
+    try:
+        rejects = file_sha256(os.path.join(work_dir, rejects_shard_name(info.index)))
+    except OSError:
+        return False
+    return rejects == info.rejects_checksum and (_part_intact(work_dir, info, "csv")
+                                                 or _part_intact(parts_dir, info, "csv"))
+
+
 def _part_intact(work_dir: str, info: ShardInfo, output_format: str) -> bool:
     """The output shard alone (its rejects shard was joined and deleted) is there and hashes as recorded."""
     path = os.path.join(work_dir, shard_name(info.index, output_format))
@@ -136,18 +147,25 @@ def _remove_joined(work_dir: str, index: int, output_format: str) -> None:
     """Delete what the join copied of one shard: the CSV and rejects shards (a Parquet shard stays)."""
     names = [rejects_shard_name(index)] + ([shard_name(index)] if output_format == "csv" else [])
     for name in names:
-        try:
-            os.unlink(os.path.join(work_dir, name))
-        except FileNotFoundError:
-            pass
+        _remove(os.path.join(work_dir, name))
 
 
 def _remove_shards(work_dir: str, index: int, output_format: str = "csv") -> None:
     for name in (shard_name(index, output_format), rejects_shard_name(index)):
-        try:
-            os.unlink(os.path.join(work_dir, name))
-        except FileNotFoundError:
-            pass
+        _remove(os.path.join(work_dir, name))
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _holds(temp_path: str, length: int) -> bool:
+    """A temp file at least as long as a commit recorded it; a dataset's temp folder (its parts are checked
+    one by one)."""
+    return os.path.isdir(temp_path) or (os.path.isfile(temp_path) and os.path.getsize(temp_path) >= length)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +187,11 @@ def _commit_from(record: Mapping[str, Any]) -> Commit | None:
 class Manifest:
     """The journal of one run in ``work_dir``: start it fresh, or resume from it; then record each shard."""
 
-    def __init__(self, work_dir: str, run_identity: Mapping[str, Any], partitions: Sequence[Partition]) -> None:
+    def __init__(self, work_dir: str, run_identity: Mapping[str, Any], partitions: Sequence[Partition],
+                 parts_dir: str | None = None) -> None:
+        """``parts_dir``: with ``--dataset``, the output's temp folder, where joined CSV shards are moved."""
         self.work_dir = work_dir
+        self.parts_dir = parts_dir
         self.path = os.path.join(work_dir, MANIFEST_NAME)
         self.identity = dict(run_identity)
         self.partitions = {p.index: p for p in partitions}
@@ -231,6 +252,21 @@ class Manifest:
             return None, []
         return records[0], records[1:]
 
+    def _intact(self, info: ShardInfo) -> bool:
+        """The shards of an uncommitted partition are all there and hash as recorded."""
+        if self.parts_dir is not None:
+            return _moved_part_intact(self.parts_dir, info, self.work_dir)
+        return _shard_intact(self.work_dir, info, self.output_format)
+
+    def _committed_part_there(self, info: ShardInfo) -> bool:
+        """What a committed partition still needs: nothing for one CSV file (it is in ``OUTPUT.tmp``), its
+        Parquet shard, or its part file in the dataset's temp folder (checked by size: a commit vouches for it,
+        and hashing every part again would read the whole output)."""
+        if self.parts_dir is not None:
+            path = os.path.join(self.parts_dir, shard_name(info.index))
+            return os.path.isfile(path) and os.path.getsize(path) == info.bytes_out
+        return self.output_format == "csv" or _part_intact(self.work_dir, info, self.output_format)
+
     def resume(self, temp_files: Sequence[str] = ()) -> dict[int, ShardInfo]:
         """Take over the intact shards of an interrupted run with the same identity and start the journal again.
 
@@ -255,8 +291,7 @@ class Manifest:
             if "commit" in record:
                 found = _commit_from(record)
                 if found is not None and set(found.lengths) == set(temp_files) and all(
-                        os.path.isfile(path) and os.path.getsize(path) >= length
-                        for path, length in found.lengths.items()):
+                        _holds(path, length) for path, length in found.lengths.items()):
                     commit = found
                 continue
             try:
@@ -271,18 +306,20 @@ class Manifest:
             commit = None
         for index, info in recorded.items():
             if commit is not None and index < commit.next:
-                # Joined and committed: only a Parquet shard (the dataset itself) is still needed.
-                if self.output_format == "csv" or _part_intact(self.work_dir, info, self.output_format):
+                # Joined and committed: only a Parquet shard or a dataset's part (the output itself) is needed.
+                if self._committed_part_there(info):
                     reused[index] = info
                 elif commit is not None:
-                    commit = None  # a Parquet shard before the commit is gone: start the join again
-            elif _shard_intact(self.work_dir, info, self.output_format):
+                    commit = None  # a part before the commit is gone: start the join again
+            elif self._intact(info):
                 reused[index] = info
         if commit is None:
-            reused = {i: info for i, info in reused.items() if _shard_intact(self.work_dir, info, self.output_format)}
+            reused = {i: info for i, info in reused.items() if self._intact(info)}
         for index in self.partitions:
             if index not in reused:
                 _remove_shards(self.work_dir, index, self.output_format)
+                if self.parts_dir is not None:
+                    _remove(os.path.join(self.parts_dir, shard_name(index)))
             elif commit is not None and index < commit.next:
                 _remove_joined(self.work_dir, index, self.output_format)  # killed between commit and delete
         self.committed = commit

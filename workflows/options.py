@@ -70,6 +70,7 @@ class ConvertOptions:
     csv_safe: bool = False
     output_format: str | None = None  # None: parquet when OUTPUT ends in .parquet, else csv
     single_file: bool = False  # Parquet: one file instead of a dataset folder
+    dataset: bool = False  # CSV: a folder of part files (dataset.py); Parquet output is one already
     resume: bool = False
     summary_json: str | None = None
     retries: int = 2
@@ -86,6 +87,8 @@ class ConvertOptions:
     def __post_init__(self) -> None:
         if isinstance(self.inputs, str):
             self.inputs = [self.inputs]
+        if self.dataset and len(self.output) > 1:
+            self.output = self.output.rstrip("/") or self.output  # a folder named "conn/": OUTPUT.tmp beside it
         if self.work_dir is None:
             self.work_dir = self.output + ".parts"
         if self.rejects is None:
@@ -127,5 +130,7 @@ class ConvertOptions:
                 raise UsageError(str(error)) from None
         if self.single_file and self.output_format != "parquet":
             raise UsageError("--single-file applies to Parquet output only")
-        if os.path.isdir(self.output) and self.output_format != "parquet":
+        if self.dataset and self.single_file:
+            raise UsageError("--dataset writes a folder of part files and --single-file one file; choose one")
+        if os.path.isdir(self.output) and self.output_format != "parquet" and not self.dataset:
             raise UsageError(f"output {self.output} is a directory; give a file name such as {self.output}/conn.csv")

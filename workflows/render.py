@@ -120,6 +120,11 @@ def quote_field(text: str) -> str:
     return text
 
 
+def csv_header(columns: Sequence[Column]) -> bytes:
+    """The header line of a CSV output: the column names as Zeek writes them, quoted by the same rules."""
+    return (",".join(quote_field(c.name) for c in columns) + "\n").encode("utf-8")
+
+
 def _quote_column(texts: list[str]) -> list[str]:
     joined = "\x00".join(texts)
     if not any(c in joined for c in _QUOTE_TRIGGERS):

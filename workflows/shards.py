@@ -11,7 +11,7 @@ from typing import Protocol
 from .errors import display_name
 from .normalize import column_transforms
 from .plan import Partition, stat_input
-from .render import BlockConverter, BlockResult
+from .render import BlockConverter, BlockResult, csv_header
 from .tsv import TsvBlockConverter, header_before
 
 
@@ -26,11 +26,17 @@ class ShardWriter(Protocol):
 
 
 class CsvShardWriter:
-    """Appends each block's CSV rows to the shard file, hashing them on the way (for ``--resume``)."""
+    """Appends each block's CSV rows to the shard file, hashing them on the way (for ``--resume``).
 
-    def __init__(self, path: str) -> None:
+    ``header`` starts the file (a ``--dataset`` part file is read on its own, so it names its columns).
+    """
+
+    def __init__(self, path: str, header: bytes = b"") -> None:
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
+        self.header = header
+        self.file.write(header)
+        self.digest.update(header)
 
     def write(self, result: BlockResult) -> int:
         self.file.write(result.csv)
@@ -38,8 +44,9 @@ class CsvShardWriter:
         return len(result.csv)
 
     def close(self) -> int:
+        """Close; return the bytes written besides the rows (the header)."""
         self.file.close()
-        return 0
+        return len(self.header)
 
     def checksum(self) -> str:
         return self.digest.hexdigest()
@@ -79,7 +86,7 @@ def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardW
         writer: ShardWriter = ParquetShardWriter(path, collector)
     else:
         renderer = BlockConverter(spec.columns, name, transforms, enricher=enricher)
-        writer = CsvShardWriter(path)
+        writer = CsvShardWriter(path, csv_header(renderer.columns) if spec.dataset else b"")
         if ndjson and enricher is not None and not transforms and len(spec.columns) > 1:
             from .enrich.blocks import EnrichedCsvBlocks  # the kernel's rows with the enrichment appended
 

@@ -44,6 +44,7 @@ class TaskSpec:
     csv_safe: bool = False
     output_format: str = "csv"
     enrich: "EnrichSpec | None" = None  # --enrich: the columns added after ``columns`` (enrich/columns.py)
+    dataset: bool = False  # --dataset: each CSV shard is a part file of the output folder, so it has the header
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ results and the client holds only the small ``ShardInfo`` records, each future d
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -28,6 +29,20 @@ class TaskFailed(RuntimeError):
             f"partition {partition.index} ({partition.path} bytes {partition.offset}-"
             f"{partition.offset + partition.length}) failed: {type(error).__name__}: {' '.join(str(error).split())}"
         )
+
+
+class SchedulerLost(RuntimeError):
+    """The client lost its connection to the scheduler mid-run: every outstanding task is gone with it."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(f"lost the Dask scheduler at {address}")
+
+
+def _quiet_reconnect() -> None:
+    """The scheduler is gone and the run stops: closing the client ends its reconnection attempts, which
+    distributed reports as an ERROR log block; the run says it in one line instead."""
+    logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -92,7 +107,8 @@ def run_window(
     """Run every partition through the cluster with at most ``window`` futures outstanding.
 
     ``on_result`` is called in completion order with each ShardInfo; an exception it raises stops the run. A
-    task that still fails after ``retries`` raises ``TaskFailed``. Outstanding futures are cancelled whenever
+    task that still fails after ``retries`` raises ``TaskFailed``; a lost connection to the scheduler (the
+    client cancels every future at once) raises ``SchedulerLost``. Outstanding futures are cancelled whenever
     the run stops early.
     """
     if window < 1:
@@ -121,11 +137,16 @@ def run_window(
         stats.submitted += 1
         stats.max_in_flight = max(stats.max_in_flight, len(outstanding))
 
+    lost = False
     try:
         for _ in range(window):
             submit_next()
         for future in completed:
             _, partition = outstanding.pop(future.key)
+            if future.status == "cancelled" and client.status != "running":
+                lost = True
+                _quiet_reconnect()
+                raise SchedulerLost(client.scheduler.address)
             if future.status != "finished":
                 raise TaskFailed(partition, future.exception())
             info: ShardInfo = future.result()
@@ -135,9 +156,10 @@ def run_window(
             on_result(info)
             submit_next()
     finally:
-        if counter:
+        # Nothing to ask a scheduler that is gone (each call would wait out the client's reconnection).
+        if counter and not lost:
             stats.retried = _collect_retries(client, counter)  # before a cancel moves tasks out of processing
-        if outstanding:
+        if outstanding and not lost:
             completed.clear()
             client.cancel([future for future, _ in outstanding.values()], force=True)
             outstanding.clear()
