@@ -124,8 +124,17 @@ def _executing(observer: Client) -> dict[str, int]:
     return observer.run(lambda dask_worker: len(dask_worker.state.executing))
 
 
-def _run_tasks(dask_scheduler) -> int:
-    return sum(1 for key in dask_scheduler.tasks if isinstance(key, tuple) and str(key[0]).startswith(TASK_PREFIX))
+def _run_tasks_counter(prefix: str):
+    """A function counting the scheduler's tasks of zeekflow runs; nested, so it is sent by value (the
+    scheduler process cannot import the tests)."""
+
+    def run_tasks(dask_scheduler) -> int:
+        return sum(1 for key in dask_scheduler.tasks if isinstance(key, tuple) and str(key[0]).startswith(prefix))
+
+    return run_tasks
+
+
+_run_tasks = _run_tasks_counter(TASK_PREFIX)
 
 
 @pytest.mark.cluster
