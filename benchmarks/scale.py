@@ -55,6 +55,7 @@ class Sample:
     lines: int
     partitions: int
     client_rss: int
+    client_cpu_s: float
     worker_rss: dict[int, int]
     work_dir_bytes: int
     output_tmp_bytes: int
@@ -151,6 +152,7 @@ def check_space(folder: str, input_bytes: int) -> None:
 def _sample(root: psutil.Process, started: float, manifest: ManifestTail, work_dir: str, output: str) -> Sample:
     manifest.poll()
     client = root.memory_info().rss
+    times = root.cpu_times()
     workers = {}
     for child in root.children(recursive=True):
         try:
@@ -158,8 +160,8 @@ def _sample(root: psutil.Process, started: float, manifest: ManifestTail, work_d
                 workers[child.pid] = child.memory_info().rss
         except psutil.NoSuchProcess:
             continue
-    return Sample(round(time.monotonic() - started, 3), manifest.lines, manifest.partitions, client, workers,
-                  disk_use(work_dir), _file_size(output + ".tmp"))
+    return Sample(round(time.monotonic() - started, 3), manifest.lines, manifest.partitions, client,
+                  round(times.user + times.system, 2), workers, disk_use(work_dir), _file_size(output + ".tmp"))
 
 
 def run_convert(argv: list[str], work_dir: str, output: str, every: float) -> tuple[float, list[Sample], list[dict]]:
@@ -211,10 +213,12 @@ def analyse(samples: list[Sample], shards: list[dict], summary: dict, window: in
     done = [s for s in samples if s.lines > 0]
     if len(done) < 2:
         raise RuntimeError("too few samples with progress to compare tenths: lower --sample-every")
+    # Each tenth between the samples that bracket it: from the first progress seen to the first sample past a
+    # tenth of the lines, and from the last sample before nine tenths to the first with every line done.
     first_start = done[0]
-    first_end = _crossing(done, total // 10)
-    last_start = _crossing(done, total - total // 10)
+    first_end = next((s for s in done if s.lines >= total // 10 and s.t > first_start.t), done[-1])
     last_end = _crossing(done, total)
+    last_start = next((s for s in reversed(done) if s.lines <= total - total // 10 and s.t < last_end.t), done[0])
     first_rate, last_rate = _rate(first_start, first_end), _rate(last_start, last_end)
     head, tail = _tenth(done, total, True), _tenth(done, total, False)
     # Disk the design promises: the shards waiting for an earlier one (at most the window) and the joined but
@@ -236,7 +240,7 @@ def analyse(samples: list[Sample], shards: list[dict], summary: dict, window: in
         "manifest_partitions": len(shards), "duration_s": summary["duration_s"],
         "lines_per_s": summary["lines_per_s"], "task_seconds": summary["task_seconds"],
         "workers": summary["workers"], "worker_kind": summary.get("worker_kind"), "window": window,
-        "samples": len(samples), "worker_processes_seen": len({pid for s in samples for pid in s.worker_rss}),
+        "client_cpu_s": samples[-1].client_cpu_s, "samples": len(samples), "worker_processes_seen": len({pid for s in samples for pid in s.worker_rss}),
         "throughput": {"first_tenth_lines_per_s": round(first_rate), "last_tenth_lines_per_s": round(last_rate),
                        "ratio": round(last_rate / first_rate, 3) if first_rate else None,
                        "flat": last_rate >= THROUGHPUT_FLAT * first_rate if first_rate else None,
