@@ -123,7 +123,8 @@ def tasks(args: argparse.Namespace, work: Path) -> None:
         rate, span = _steady_rate(samples)
         task_s = sum(s["seconds"] for s in shards) / len(shards)
         print(f"embedded, 2 worker {kind}: {len(shards)} partitions in {wall:.1f} s; steady {rate:,.0f} tasks/s "
-              f"over {span}; task on its worker {task_s * 1e3:.1f} ms", flush=True)
+              f"over {span}; task on its worker {task_s * 1e3:.1f} ms; client process CPU "
+              f"{samples[-1].client_cpu_s / len(shards) * 1e3:.1f} ms a task", flush=True)
         os.unlink(output)
     port = _free_port()
     env = {**os.environ, "DASK": os.path.join(os.path.dirname(sys.executable), "dask")}
@@ -150,7 +151,8 @@ def tasks(args: argparse.Namespace, work: Path) -> None:
         print(f"dask scheduler + 2 dask worker processes: {len(shards)} partitions in {wall:.1f} s; steady "
               f"{rate:,.0f} tasks/s over {span}; task on its worker {task_s * 1e3:.1f} ms; scheduler CPU "
               f"{scheduler_cpu / len(shards) * 1e3:.2f} ms a task (one core: {len(shards) / scheduler_cpu:,.0f} "
-              f"tasks/s at most)", flush=True)
+              f"tasks/s at most); client CPU {samples[-1].client_cpu_s / len(shards) * 1e3:.2f} ms a task",
+              flush=True)
     finally:
         for process in (worker, scheduler):
             os.killpg(process.pid, 15)
