@@ -29,6 +29,7 @@ import psutil
 
 from workflows.bench import _is_worker, count_rows
 from workflows.commit import COMMIT_SHARDS
+from workflows.errors import UsageError
 from workflows.generate import generate_capture
 from workflows.manifest import MANIFEST_NAME
 from workflows.options import DEFAULT_WINDOW, parse_size
@@ -43,10 +44,6 @@ SPARE_BYTES = 4 * 2**30
 # move by +-20 %), and the last tenth's peak RSS at most this much above the first's.
 THROUGHPUT_FLAT = 0.8
 RSS_FLAT = 1.2
-
-
-class Refused(Exception):
-    """The run cannot go ahead as asked: one line for the user, exit 2."""
 
 
 @dataclass
@@ -144,7 +141,7 @@ def check_space(folder: str, input_bytes: int) -> None:
     needed = input_bytes + int(input_bytes * OUTPUT_RATIO) + SPARE_BYTES
     free = shutil.disk_usage(folder).free
     if needed > free:
-        raise Refused(f"{folder}: {free / 1e9:.1f} GB free, the run needs about {needed / 1e9:.1f} GB "
+        raise UsageError(f"{folder}: {free / 1e9:.1f} GB free, the run needs about {needed / 1e9:.1f} GB "
                       f"(input {input_bytes / 1e9:.1f} GB + CSV ~{OUTPUT_RATIO:.2f} of it + "
                       f"{SPARE_BYTES / 2**30:.0f} GiB working room); give --dir on a bigger disk or fewer --lines")
 
@@ -302,18 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except Refused as error:
+    except UsageError as error:
         print(f"scale.py: {error}", file=sys.stderr)
         return 2
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.input is None and args.repeat is not None:
-        raise Refused("--repeat repeats --input; give --input FILE")
+        raise UsageError("--repeat repeats --input; give --input FILE")
     if args.input is not None and not os.path.isfile(args.input):
-        raise Refused(f"--input {args.input}: no such file")
+        raise UsageError(f"--input {args.input}: no such file")
     if args.lines < 1 or args.base_lines < 1 or (args.repeat is not None and args.repeat < 1):
-        raise Refused("--lines, --base-lines and --repeat must be at least 1")
+        raise UsageError("--lines, --base-lines and --repeat must be at least 1")
     parse_size(args.partition_size)
     os.makedirs(args.dir, exist_ok=True)
     source = os.path.join(args.dir, "conn.ndjson")
