@@ -19,7 +19,7 @@ DOCUMENTS = sorted(path for path in CLUSTER.rglob("*")
 # (config/zeekflow.yaml, worker.sh). Certificates the user makes (ca.pem) and placeholders (/path/to/...) are not
 # files of the repository.
 FILE_NAME = re.compile(r"(?<![\w/.-])([\w.-]+(?:/[\w.-]+)*\.(?:py|yaml|yml|sh|md|ipynb|ndjson))\b")
-ROOT_FOLDERS = ("tests/", "workflows/", "cluster/", "notebooks/")
+ROOT_FOLDERS = ("tests/", "workflows/", "cluster/", "notebooks/", "benchmarks/")
 UNITS = {"KiB": 2**10, "MiB": 2**20}
 # "128 KiB blocks", "one 128 KiB block (4 MiB for Parquet output)": any stated block size, with its Parquet one.
 BLOCK = re.compile(r"(\d+) (KiB|MiB) blocks?(?: \((\d+) (KiB|MiB) for Parquet output\))?")
