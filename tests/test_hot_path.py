@@ -109,3 +109,20 @@ def test_the_embedded_local_cluster_serves_its_dashboard_on_loopback_with_the_wo
             tasks_status = page.status
     assert workers == 2
     assert "bokeh" in status.lower() and tasks_status == 200
+
+
+def _log_lengths(dask_worker) -> tuple[int, int]:
+    return dask_worker.profile_history.maxlen, dask_worker.profile_keys_history.maxlen
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("worker_kind", ["threads", "processes"])
+def test_embedded_workers_keep_short_logs_so_their_memory_stays_flat(worker_kind) -> None:
+    # A profile a second per worker, kept up to the log length: Dask's 1,000 grew a worker for 17 minutes.
+    from workflows.cluster import EMBEDDED_LOG_SETTINGS, open_client
+
+    length = EMBEDDED_LOG_SETTINGS["distributed.admin.low-level-log-length"]
+    with open_client(workers=1, worker_kind=worker_kind) as client:
+        kept = set(client.run(_log_lengths).values())
+        scheduler = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.transition_log.maxlen)
+    assert kept == {(length, length)} and scheduler == length <= 100
