@@ -96,9 +96,14 @@ def test_scripts_load_the_config_and_env_overrides_it(cluster: ScriptCluster) ->
         pause = {names[address]: value for address, value in
                  client.run(dask.config.get, "distributed.worker.memory.pause").items()}
         allowed = client.run_on_scheduler(dask.config.get, "distributed.scheduler.allowed-failures")
+        log_lengths = set(client.run(lambda dask_worker: dask_worker.profile_history.maxlen).values())
     assert pause == {"w0": 0.9, "w1": config["worker"]["memory"]["pause"]}  # w0 has DASK_..._PAUSE=0.9
     assert allowed == config["scheduler"]["allowed-failures"] != dask.config.get(
         "distributed.scheduler.allowed-failures")
+    # The deployment keeps Dask's low-level logs as short as the embedded cluster does (flat worker memory).
+    from workflows.cluster import EMBEDDED_LOG_SETTINGS
+
+    assert log_lengths == {config["admin"]["low-level-log-length"]} == set(EMBEDDED_LOG_SETTINGS.values())
 
 
 def test_remote_cluster_output_is_byte_identical(cluster: ScriptCluster, capture, tmp_path: Path) -> None:
