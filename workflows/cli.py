@@ -8,6 +8,7 @@ stderr, never a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -291,7 +292,32 @@ def main(argv: list[str] | None = None) -> int:
     if code > 128:
         # Stopped by a signal, every cleanup done: exit now. A worker thread may still be inside a task (a read
         # that hangs) that the interpreter's exit would otherwise wait for.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        _exit_now(code)
     sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, once what was printed is out."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def entry() -> None:
+    """The ``zeekflow`` command (and ``python -m workflows``): ``main``, then an exit without the interpreter's
+    teardown, which after a long run spends most of a second freeing what Dask and Bokeh built (measured:
+    0.7 s of a 5M-line run's 9.5 s). The outputs are complete by then: written, fsynced and renamed, the
+    summary printed."""
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    else:
+        code = 0
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    _exit_now(code)
