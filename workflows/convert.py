@@ -21,13 +21,14 @@ from .manifest import Manifest, identity, output_shaping
 from .options import MAX_PARTITIONS, ConvertOptions
 from .plan import InputFile, Partition, plan_partitions, same_file, stat_input
 from .progress import Progress, Reporter
+from .records import ShardInfo, TaskSpec
 from .render import csv_header
 from .runstate import RunBoard
 from .schema import Column, LogSchema, version_hints
 from .summary import Summary
-from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
 from .window import SchedulerLost, TaskFailed, key_name, run_window
 from .workdir import RunFiles, check_written_paths
+from .workfiles import rejects_shard_name, shard_name
 
 if TYPE_CHECKING:
     from .enrich.columns import EnrichSpec

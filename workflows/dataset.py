@@ -14,21 +14,18 @@ contiguous; a run of no partitions (empty inputs) still gives ``part-000000.csv`
 from __future__ import annotations
 
 import os
-import re
 
 from .errors import UsageError
+from .workfiles import PART_FILE_NAME, shard_name
 
 SUCCESS = "_SUCCESS"
-_PART = re.compile(r"part-\d{6,}\.csv")
-
-
 def part_name(index: int) -> str:
-    return f"part-{index:06d}.csv"
+    return shard_name(index)  # the CSV shard of partition ``index``, moved
 
 
 def _ours(folder: str) -> bool:
     """True for a folder holding only what a ``--dataset`` run writes (so it may be replaced or cleared)."""
-    return all(_PART.fullmatch(name) or name == SUCCESS for name in os.listdir(folder))
+    return all(PART_FILE_NAME.fullmatch(name) or name == SUCCESS for name in os.listdir(folder))
 
 
 def _existing_parent(path: str) -> str:
@@ -66,7 +63,7 @@ def _clear(folder: str) -> None:
     Only the names a dataset holds are removed (the folder stays, OSError, if someone added others)."""
     names = sorted(os.listdir(folder), key=lambda name: name != SUCCESS)
     for name in names:
-        if _PART.fullmatch(name) or name == SUCCESS:
+        if PART_FILE_NAME.fullmatch(name) or name == SUCCESS:
             os.unlink(os.path.join(folder, name))
     os.rmdir(folder)
 

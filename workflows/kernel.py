@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from typing import Callable, Sequence
 
+from .records import BlockResult
 from .schema import Column, Kind
 
 # A block where more of its lines are declined than this is converted by the reference whole: per-line
@@ -75,8 +76,6 @@ def _splice(scanned: tuple, block: bytes, base_offset: int, reference: Callable[
     """The BlockResult of a block the kernel scanned, each declined line converted by ``reference(line,
     offset)`` and its row spliced in where the kernel says; None when so many lines were declined that the
     caller should convert the whole block the reference way."""
-    from .render import BlockResult
-
     csv, declined, lines, rows, blank, dropped = scanned
     result = BlockResult(csv=csv, lines=lines, rows=rows, blank=blank, dropped_fields=Counter(dropped))
     if not declined:

@@ -16,17 +16,16 @@ cuts them back to it and takes the records before ``N`` without their (deleted) 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import UsageError
 from .plan import InputFile, Partition
+from .records import ShardInfo, TaskSpec
 from .schema import Column
-from .task import ShardInfo, TaskSpec, rejects_shard_name, shard_name
+from .workfiles import MANIFEST_NAME, file_sha256, rejects_shard_name, shard_name
 
-MANIFEST_NAME = "zeekflow-manifest.ndjson"
 FORMAT_VERSION = 1
 # TaskSpec fields that do not shape the output bytes (where shards go, how much is read at a time).
 _NOT_SHAPING = {"columns", "work_dir", "block_size"}
@@ -99,14 +98,6 @@ def identity_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
                 f"option --{key} changed (was {_describe(old_shaping.get(key))}, now {_describe(new_shaping.get(key))})"
             )
     return changes
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _shard_intact(work_dir: str, info: ShardInfo, output_format: str = "csv") -> bool:

@@ -37,6 +37,7 @@ from .errors import UsageError
 from .normalize import to_microseconds
 from .render import BlockConverter, BlockResult
 from .schema import Column, Kind
+from .workfiles import file_sha256
 
 PARQUET_COMPRESSION = "zstd"
 
@@ -442,8 +443,6 @@ class ParquetShardWriter:
         return 0
 
     def close(self) -> int:
-        from .manifest import file_sha256
-
         self.writer.close()
         self._checksum = file_sha256(self.path)
         return os.path.getsize(self.path)

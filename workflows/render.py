@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -29,6 +28,7 @@ import orjson
 from .fastpath import FastPath, repr_writes_otherwise
 from .kernel import native_blocks
 from .normalize import is_iso8601, time_fits
+from .records import BlockResult
 from .schema import Column, Kind
 from .types import JSON_TYPES
 
@@ -47,27 +47,6 @@ FAST_PATH_TRIAL = 8
 _OBJECT_SEPARATOR = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _JSON_SPACE = b" \t\r"
 _QUOTE_TRIGGERS = (",", '"', "\r", "\n")
-
-
-@dataclass
-class BlockResult:
-    """What one block produced. ``csv`` holds rows only (no header); ``rejects`` holds NDJSON records."""
-
-    csv: bytes = b""
-    rejects: bytes = b""
-    lines: int = 0
-    rows: int = 0
-    rejected: int = 0
-    blank: int = 0
-    dropped_fields: Counter = field(default_factory=Counter)
-
-    def extend(self, later: "BlockResult") -> "BlockResult":
-        """This result followed by the result of the lines after it (same block): one result."""
-        return BlockResult(
-            csv=self.csv + later.csv, rejects=self.rejects + later.rejects, lines=self.lines + later.lines,
-            rows=self.rows + later.rows, rejected=self.rejected + later.rejected, blank=self.blank + later.blank,
-            dropped_fields=self.dropped_fields + later.dropped_fields,
-        )
 
 
 class RejectCollector:

@@ -52,10 +52,6 @@ class CsvShardWriter:
         return self.digest.hexdigest()
 
 
-def shard_suffix(output_format: str) -> str:
-    return ".parquet" if output_format == "parquet" else ".csv"
-
-
 def open_shard(spec, partition: Partition, path: str) -> tuple[Converter, ShardWriter]:
     """The converter for ``partition``'s input and the writer of its shard at ``path``."""
     enricher = None

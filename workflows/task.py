@@ -9,71 +9,21 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import display_name
 from .inputs import TornStream
 from .plan import DEFAULT_BLOCK_SIZE, Partition, check_unchanged, iter_range_blocks
+from .records import ShardInfo, TaskSpec
 from .render import RejectCollector
-from .schema import Column
-from .shards import open_shard, shard_suffix
-
-if TYPE_CHECKING:
-    from .enrich.columns import EnrichSpec
+from .shards import open_shard
+from .workfiles import rejects_shard_name, shard_name, temporary_suffix
 
 # Keys of the convert tasks start with this prefix, so they are easy to find in the dashboard's task stream.
 TASK_PREFIX = "zeekflow-convert"
 # A Parquet shard takes one row group per block: 4 MiB blocks keep row groups at ~10,000 rows, where the
 # small blocks that make CSV fastest would write row groups of a few hundred.
 PARQUET_BLOCK_SIZE = 4 * 2**20
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """What every task needs besides its partition: small, picklable, the same for the whole run."""
-
-    columns: tuple[Column, ...]
-    work_dir: str
-    block_size: int | None = None  # None: DEFAULT_BLOCK_SIZE, or PARQUET_BLOCK_SIZE for Parquet shards
-    tsv_inputs: tuple[str, ...] = ()  # inputs in Zeek's TSV format; the others are NDJSON
-    cut_headers: tuple = ()  # (path, TsvHeader) of zeek-cut outputs: TSV whose first line names the columns
-    ts_format: str | None = None
-    csv_safe: bool = False
-    output_format: str = "csv"
-    enrich: "EnrichSpec | None" = None  # --enrich: the columns added after ``columns`` (enrich/columns.py)
-    dataset: bool = False  # --dataset: each CSV shard is a part file of the output folder, so it has the header
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    """The small record a task returns: counts only, never data."""
-
-    index: int
-    lines: int
-    rows: int
-    rejected: int
-    blank: int
-    bytes_in: int
-    bytes_out: int
-    dropped_fields: dict[str, int] = field(default_factory=dict)
-    # sha256 of each shard as written, so --resume can tell a finished shard from a torn or corrupt one.
-    checksum: str = ""
-    rejects_checksum: str = ""
-    # How long the task ran on its worker: summed over a run, the workers' busy time (Summary.task_seconds).
-    seconds: float = 0.0
-    # Which path converted the partition's blocks: "native" (the C kernel) or "python" (see workflows/kernel.py).
-    kernel: str = ""
-
-
-def shard_name(index: int, output_format: str = "csv") -> str:
-    return f"part-{index:06d}{shard_suffix(output_format)}"
-
-
-def rejects_shard_name(index: int) -> str:
-    return f"part-{index:06d}.rejects.ndjson"
 
 
 def block_size(spec: TaskSpec) -> int:
@@ -94,7 +44,7 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     started = time.perf_counter()
     csv_path = os.path.join(spec.work_dir, shard_name(partition.index, spec.output_format))
     rejects_path = os.path.join(spec.work_dir, rejects_shard_name(partition.index))
-    suffix = f".tmp-{uuid.uuid4().hex}"
+    suffix = temporary_suffix()
     lines = rows = rejected = blank = bytes_in = bytes_out = 0
     dropped: Counter = Counter()
     rejects_digest = hashlib.sha256()

@@ -16,7 +16,8 @@ from distributed.client import Future
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from .plan import Partition
-from .task import TASK_PREFIX, ShardInfo, TaskSpec, convert_partition
+from .records import ShardInfo, TaskSpec
+from .task import TASK_PREFIX, convert_partition
 
 
 class TaskFailed(RuntimeError):

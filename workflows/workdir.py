@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import socket
 from typing import Iterable
 
 from .errors import UsageError
-from .manifest import MANIFEST_NAME, Manifest
+from .manifest import Manifest
 from .plan import same_file
+from .workfiles import LONGEST_WORK_NAME, MANIFEST_NAME, SHARD_NAME
 
 LOCK_SUFFIX = ".zeekflow-lock"
 WORK_LOCK_NAME = "zeekflow.lock"
 TEMP_SUFFIX = ".tmp"  # OUTPUT.tmp, REJECTS.tmp, SUMMARY.tmp: written, fsynced, then renamed
-# Names a task writes in the work dir: part-NNNNNN.csv|.parquet|.rejects.ndjson, each first as .tmp-<uuid hex>.
-_SHARD = re.compile(r"part-(\d{6,})\.(?:csv|parquet|rejects\.ndjson)(?:\.tmp-[0-9a-f]{32})?")
 _MANIFEST_NAMES = (MANIFEST_NAME, MANIFEST_NAME + ".tmp")
-# The longest name a run writes in its work dir (a rejects shard's temp name), to check it fits.
-LONGEST_WORK_NAME = "part-000000.rejects.ndjson.tmp-" + "0" * 32
 
 
 def lock_path(path: str) -> str:
@@ -134,7 +130,7 @@ def _ours(work_dir: str) -> tuple[list[str], list[str]]:
     vouched.update(r["shard"]["index"] for r in records if isinstance(r.get("shard"), dict) and "index" in r["shard"])
     ours, foreign = [], []
     for name in sorted(os.listdir(work_dir)):
-        match = _SHARD.fullmatch(name)
+        match = SHARD_NAME.fullmatch(name)
         if name == WORK_LOCK_NAME:
             continue
         if name in _MANIFEST_NAMES:
