@@ -32,6 +32,21 @@ def wait_for(what: str, check: Callable[[], T], timeout: float = 60, proc: subpr
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def listening_sockets(pid: int) -> set[tuple[str, int]]:
+    """The (ip, port) that the process ``pid`` and its children listen on; a child that exits while being
+    looked at (the spawn of a worker process starts helpers of its own) has nothing to count."""
+    import psutil
+
+    sockets = set()
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            sockets.update((c.laddr.ip, c.laddr.port) for c in process.net_connections("inet")
+                           if c.status == psutil.CONN_LISTEN)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return sockets
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

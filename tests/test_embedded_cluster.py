@@ -9,13 +9,12 @@ import threading
 from http.server import HTTPServer, SimpleHTTPRequestHandler
 from pathlib import Path
 
-import psutil
 import pytest
 from distributed.comm import CommClosedError, connect
 from distributed.security import Security
 
 from .gatedfs import close_gate, open_gate, remove_gate
-from .procs import finish, free_port, gated_cli, one_error_line, start, wait_for
+from .procs import finish, free_port, gated_cli, listening_sockets, one_error_line, start, wait_for
 
 CONNECT_TIMEOUT = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
 
@@ -48,8 +47,7 @@ def test_a_scheduler_address_that_is_not_a_dask_scheduler_is_one_line_and_exit_2
 
 
 def _listening(pid: int) -> set[int]:
-    processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    return {c.laddr.port for p in processes for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+    return {port for _, port in listening_sockets(pid)}
 
 
 async def _intrude(address: str, security: Security | None) -> object:

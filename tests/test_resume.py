@@ -8,7 +8,6 @@ import shutil
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
 
 from workflows.manifest import MANIFEST_NAME, Manifest, identity, identity_changes
@@ -17,7 +16,7 @@ from workflows.task import ShardInfo, shard_name
 from workflows.workdir import LOCK_SUFFIX
 
 from .gatedfs import close_gate, open_gate, remove_gate
-from .procs import finish, gated_cli, shard_records, wait_for
+from .procs import finish, gated_cli, listening_sockets, shard_records, wait_for
 
 PARTITION = 64 * 1024
 GATE_AT = 10  # partitions 0..9 finish, the rest wait at the gate
@@ -46,9 +45,7 @@ def test_client_killed_then_resumed(small_capture: Path, tmp_path: Path) -> None
     wait_for(f"{GATE_AT} shards in the manifest", lambda: shard_records(manifest) >= GATE_AT, proc=client)
     # Mid-run, the embedded LocalCluster (dashboard and workers' HTTP routes; with worker processes also the
     # scheduler and the workers' comms) listens on loopback only.
-    processes = [psutil.Process(client.pid), *psutil.Process(client.pid).children(recursive=True)]
-    listening = {(c.laddr.ip, c.laddr.port) for p in processes for c in p.net_connections("inet")
-                 if c.status == psutil.CONN_LISTEN}
+    listening = listening_sockets(client.pid)
     assert len(listening) >= 3 and {ip for ip, _ in listening} == {"127.0.0.1"}, listening
     os.kill(client.pid, signal.SIGKILL)  # the client only: its LocalCluster workers notice and exit
     code, _, _ = finish(client)
