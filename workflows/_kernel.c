@@ -641,6 +641,36 @@ static Status skip_value(Scan *s, int depth) {
 
 static Status number_value(Scan *s, const Column *col, Buf *out, int as_float);
 
+static int digits(const unsigned char *p, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (p[i] - '0');
+    return v;
+}
+
+/* A time string at s->p (on its opening quote) in the form Zeek's JSON writer uses for JSON::TS_ISO8601,
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ": checked as the reference checks it (a real calendar date and time that
+ * datetime.fromisoformat reads; in UTC, years 1 to 9999 fit every output format) and written as it is, as
+ * the reference writes a time string. Any other form (an offset, other fraction digits, a week date, an
+ * escape...) is the reference's to judge: declined. */
+static Status iso_time_value(Scan *s, Buf *out) {
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const unsigned char *p = s->p + 1;
+    const int n = (int)sizeof shape - 1;
+    if (s->end - p < n + 1 || p[n] != '"') return DECLINE;
+    for (int i = 0; i < n; i++)
+        if (shape[i] == 'd' ? p[i] < '0' || p[i] > '9' : p[i] != (unsigned char)shape[i]) return DECLINE;
+    int year = digits(p, 4), month = digits(p + 5, 2), day = digits(p + 8, 2);
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > month_days[month - 1]
+        || (month == 2 && day == 29 && !leap))
+        return DECLINE;
+    if (digits(p + 11, 2) > 23 || digits(p + 14, 2) > 59 || digits(p + 17, 2) > 59) return DECLINE;
+    if (buf_put(out, (const char *)p, (size_t)n)) return NOMEM;
+    s->p = p + n + 1;
+    return OK;
+}
+
 /* One scalar value of `kind` written as the reference renders it, into `out` (the raw cell text). */
 static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
     if (s->p >= s->end) return DECLINE;
@@ -655,7 +685,8 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
         if (c == 'f') { Status st = expect_literal(s, "false", 5); return st ? st : (buf_put(out, "false", 5) ? NOMEM : OK); }
         return DECLINE;
     case K_UNSIGNED: case K_SIGNED: case K_NUMBER: case K_TIME:
-        if (c != '-' && (c < '0' || c > '9')) return DECLINE;  /* an ISO 8601 time goes the reference way */
+        if (c == '"' && col->kind == K_TIME) return iso_time_value(s, out);
+        if (c != '-' && (c < '0' || c > '9')) return DECLINE;
         return number_value(s, col, out, 0);
     }
     return DECLINE;
