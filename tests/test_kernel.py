@@ -63,6 +63,24 @@ def test_every_float_in_every_notation_is_written_as_repr_writes_it(value: float
     compare(b"\n".join(lines) + b"\n")
 
 
+@pytest.mark.parametrize("exponent", range(-80, 80, 3))
+def test_powers_of_two_and_their_neighbours_are_written_as_repr_writes_them(exponent: int) -> None:
+    # At a power of two the double below is half as far as the one above: the shortest digits' proof must
+    # use the narrower side (ntp.log's precision is 2**-n on every line).
+    import math
+
+    power = 2.0 ** exponent
+    values = [power, math.nextafter(power, 0), math.nextafter(power, math.inf), -power]
+    lines = [f'{{"duration":{text},"ttls":[{text}]}}'.encode() for v in values for text in _notations(v)]
+    compare(b"\n".join(lines) + b"\n")
+
+
+def test_a_power_of_two_in_its_shortest_digits_is_settled_by_the_kernel_itself() -> None:
+    block = b'{"duration":1.1920928955078125e-7,"ttls":[0.0009765625,1.52587890625e-05,0.5]}\n' * 2
+    assert settled(block) == 2
+    compare(block)
+
+
 @given(st.integers(1, 2**40), st.integers(0, 45), st.booleans())
 @settings(max_examples=600, deadline=None)
 def test_binary_fractions_written_in_full_are_written_as_repr_writes_them(k: int, n: int, negative: bool) -> None:

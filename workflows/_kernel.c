@@ -447,9 +447,13 @@ static int compare_decimal(double value, uint64_t q, int k) {
 }
 
 /* Whether q x 10**k reads back as the double mantissa x 2**exponent: it lies between the midpoints to the
- * doubles around, a midpoint itself going to the even mantissa. -1 when it cannot tell. */
+ * doubles around, a midpoint itself going to the even mantissa. At a power of two (mantissa 2**52, above the
+ * smallest normal) the double below is half as far as the one above, so the lower midpoint is a quarter of
+ * a unit below. -1 when it cannot tell. */
 static int reads_back(uint64_t mantissa, int exponent, uint64_t q, int k) {
-    int low = compare_binary_decimal(2 * mantissa - 1, exponent - 1, q, k);
+    int low = mantissa == 1ULL << 52 && exponent > -1074
+        ? compare_binary_decimal(4 * mantissa - 1, exponent - 2, q, k)
+        : compare_binary_decimal(2 * mantissa - 1, exponent - 1, q, k);
     int high = compare_binary_decimal(2 * mantissa + 1, exponent - 1, q, k);
     if (low == 2 || high == 2) return -1;
     int even = !(mantissa & 1);
@@ -472,7 +476,7 @@ static int digits_are_repr(const char *d, int nd, long decpt) {
     int exponent = 0, found = 0;
     double candidates[3] = {x, nextafter(x, INFINITY), nextafter(x, 0.0)};
     for (int i = 0; i < 3 && !found; i++) {
-        if (!isnormal(candidates[i]) || fabs(frexp(candidates[i], &exponent)) == 0.5) return 0;
+        if (!isnormal(candidates[i])) return 0;
         binary_parts(candidates[i], &mantissa, &exponent);
         int back = reads_back(mantissa, exponent, q, k);
         if (back < 0) return 0;
