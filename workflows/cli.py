@@ -55,22 +55,23 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _columns(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise click.BadParameter("give at least one column name")
-    return names
+def _name_list(empty: str):
+    """A click callback for a comma-separated list of names (``None`` when the option is not given); a list of
+    no name is refused with ``empty``."""
+
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+        if value is None:
+            return None
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if not names:
+            raise click.BadParameter(empty)
+        return names
+
+    return parse
 
 
-def _enrichments(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise click.BadParameter("name at least one of community_id, geo, asn, intel")
-    return names
+_columns = _name_list("give at least one column name")
+_enrichments = _name_list("name at least one of community_id, geo, asn, intel")
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str) -> int:
