@@ -54,6 +54,27 @@ def concatenate(parts: Iterable[str], destination: str, header: bytes = b"") -> 
         return out.finish(count)
 
 
+class InOrder:
+    """Items numbered ``0, 1, 2, ...`` released in number order whatever order they arrive in; only the items
+    waiting for an earlier one are held. The joins of shards (``OrderedConcat``, ``dataset.DatasetParts``)
+    take their shards through it."""
+
+    def __init__(self, next_index: int = 0) -> None:
+        self.next = next_index
+        self._waiting: dict[int, str] = {}
+
+    def put(self, index: int, item: str) -> Iterator[tuple[int, str]]:
+        """Take item ``index``; yield each item now next in line, with its number."""
+        self._waiting[index] = item
+        while self.next in self._waiting:
+            yield self.next, self._waiting.pop(self.next)
+            self.next += 1
+
+    @property
+    def waiting(self) -> bool:
+        return bool(self._waiting)
+
+
 class OrderedConcat:
     """Append shards ``0, 1, 2, ...`` to ``destination + ".tmp"`` in index order, whatever order they arrive in.
 
@@ -70,30 +91,27 @@ class OrderedConcat:
         if resume_at is None:
             self._out: BinaryIO | None = open(self.temporary, "wb")
             self._out.write(header)
-            self.written, self._next = len(header), 0
+            self.written, next_index = len(header), 0
         else:
-            self._next, self.written = resume_at
+            next_index, self.written = resume_at
             self._out = open(self.temporary, "r+b")
             self._out.truncate(self.written)  # drop the tail appended after the last commit
             self._out.seek(self.written)
-        self._waiting: dict[int, str] = {}
+        self._order = InOrder(next_index)
         self._appended: list[str] = []  # shards appended since the last durable()
-        self.committed = resume_at is not None and self._next > 0
+        self.committed = resume_at is not None and next_index > 0
 
     def add(self, index: int, path: str) -> None:
         if self._out is None:
             raise ValueError(f"{self.temporary} is already finished or aborted")
-        self._waiting[index] = path
-        while self._next in self._waiting:
-            path = self._waiting.pop(self._next)
-            self.written += _copy_into(path, self._out)
-            self._appended.append(path)
-            self._next += 1
+        for _, shard in self._order.put(index, path):
+            self.written += _copy_into(shard, self._out)
+            self._appended.append(shard)
 
     @property
     def next_index(self) -> int:
         """The index of the next shard to append (every shard before it is in the temp file)."""
-        return self._next
+        return self._order.next
 
     def durable(self) -> list[str]:
         """Flush and fsync the temp file; return the shards appended since the last call, now safe to delete
@@ -109,8 +127,8 @@ class OrderedConcat:
         """Close after exactly ``count`` shards; return the bytes written."""
         if self._out is None:
             raise ValueError(f"{self.temporary} is already finished or aborted")
-        if self._next != count or self._waiting:
-            raise ValueError(f"{self.destination}: {self._next} of {count} shards joined in order")
+        if self._order.next != count or self._order.waiting:
+            raise ValueError(f"{self.destination}: {self._order.next} of {count} shards joined in order")
         out, self._out = self._out, None
         with out:
             out.flush()

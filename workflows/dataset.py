@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import os
 
+from .concat import InOrder
 from .errors import UsageError
 from .workfiles import PART_FILE_NAME, shard_name
 
 SUCCESS = "_SUCCESS"
+
+
 def part_name(index: int) -> str:
-    return shard_name(index)  # the CSV shard of partition ``index``, moved
+    """The name of partition ``index``'s part file: its CSV shard's, moved."""
+    return shard_name(index)
 
 
 def _ours(folder: str) -> bool:
@@ -88,9 +92,9 @@ class DatasetParts:
             _clear(self.temporary)
         elif fresh and os.path.lexists(self.temporary):
             os.unlink(self.temporary)  # the temp file of an earlier single-file run
-        self._next, self.written = resume_at or (0, 0)
+        next_index, self.written = resume_at or (0, 0)
+        self._order = InOrder(next_index)
         os.makedirs(self.temporary, exist_ok=True)
-        self._waiting: dict[int, str] = {}
         self._finished = False
         self.committed = True  # the moved parts are the only copy of their rows: never removed on abort
 
@@ -102,17 +106,15 @@ class DatasetParts:
         found it there (moved by the interrupted run after its last commit)."""
         if self._finished:
             raise ValueError(f"{self.temporary} is already finished")
-        self._waiting[index] = path
-        while self._next in self._waiting:
-            source, target = self._waiting.pop(self._next), self.target(self._next)
+        for next_index, source in self._order.put(index, path):
+            target = self.target(next_index)
             if source != target and (os.path.exists(source) or not os.path.exists(target)):
                 os.replace(source, target)
             self.written += os.path.getsize(target)
-            self._next += 1
 
     @property
     def next_index(self) -> int:
-        return self._next
+        return self._order.next
 
     def durable(self) -> list[str]:
         _fsync_dir(self.temporary)
@@ -121,8 +123,8 @@ class DatasetParts:
     def finish(self, count: int) -> int:
         """After exactly ``count`` parts: ``_SUCCESS``, fsync, rename to the final name (replacing an earlier
         dataset of ours there); return the bytes of the part files."""
-        if self._next != count or self._waiting:
-            raise ValueError(f"{self.destination}: {self._next} of {count} parts moved in order")
+        if self._order.next != count or self._order.waiting:
+            raise ValueError(f"{self.destination}: {self._order.next} of {count} parts moved in order")
         if count == 0:
             with open(self.target(0), "wb") as f:
                 f.write(self.header)
