@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 from distributed.comm import CommClosedError, connect
 from distributed.security import Security
 
-from .deferred_dashboard import DASHBOARD_DELAY_S, DeferredDashboard, LoopbackWorker
+from .dashboard_on_demand import LoopbackWorker, OnDemandDashboard
 from .errors import UsageError
 
 
@@ -148,14 +148,14 @@ THREADS_CLOSE_TIMEOUT_S = 2
 
 
 class EmbeddedCluster(LocalCluster):
-    """A LocalCluster whose Bokeh dashboard is attached in the background (``DeferredDashboard``)."""
+    """A LocalCluster whose Bokeh dashboard is mounted at the first request for it (``OnDemandDashboard``)."""
 
-    def __init__(self, dashboard_delay_s: float = DASHBOARD_DELAY_S, **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.deferred_dashboard = DeferredDashboard(self, dashboard_delay_s)
+        self.bokeh_dashboard = OnDemandDashboard(self)
 
     def close(self, *args, **kwargs):
-        dashboard = getattr(self, "deferred_dashboard", None)  # None: the cluster failed to start
+        dashboard = getattr(self, "bokeh_dashboard", None)  # None: the cluster failed to start
         if dashboard is not None:
             dashboard.finish()
         return super().close(*args, **kwargs)
@@ -169,24 +169,22 @@ EMBEDDED_LOG_SETTINGS = {"distributed.admin.low-level-log-length": 100}
 
 
 def local_cluster(workers: int | None = None, security: Security | None = None,
-                  silence_logs: int | None = None, threads: bool = False,
-                  dashboard_delay_s: float = DASHBOARD_DELAY_S) -> EmbeddedCluster:
+                  silence_logs: int | None = None, threads: bool = False) -> EmbeddedCluster:
     """The LocalCluster ``zeekflow convert`` runs on: ``workers`` single-threaded worker processes (default:
     one per CPU) with ``worker_malloc_settings``, scheduler and dashboard on loopback (the dashboard on a free
     port). With ``security`` the scheduler and workers speak TLS (``Security.temporary()`` for a cluster only
     its own clients can use); without it, plain TCP that any local process can reach. With ``threads``,
     workers are threads of this process instead, reached in memory only (``inproc://``: nothing listens but
-    the dashboard). The Bokeh dashboard is mounted ``dashboard_delay_s`` after the start. Logs as
+    the dashboard). The Bokeh dashboard is mounted when first asked for. Logs as
     ``embedded_log_level`` unless ``silence_logs`` says otherwise. The caller closes it."""
     # The scheduler's HTTP routes listen on loopback from the start; its Bokeh dashboard is mounted there
-    # while the run converts (EmbeddedCluster).
+    # when first asked for (EmbeddedCluster).
     common = dict(
         n_workers=workers or default_workers(),
         threads_per_worker=1,
         dashboard_address="127.0.0.1:0",
         scheduler_kwargs={"dashboard": False},
         silence_logs=embedded_log_level() if silence_logs is None else silence_logs,
-        dashboard_delay_s=dashboard_delay_s,
     )
     if threads:
         set_malloc_thresholds()
@@ -290,16 +288,6 @@ def unknown_config_keys(config: Mapping[str, Any]) -> list[str]:
 
 def worker_count(client: Client) -> int:
     return len(client.scheduler_info().get("workers", {}))
-
-
-def wait_for_dashboard(client: Client, timeout_s: float) -> bool:
-    """Wait until the embedded cluster's Bokeh dashboard serves its pages; True once it does (a remote
-    scheduler's dashboard is its own: True at once)."""
-    cluster = getattr(client, "cluster", None)
-    if not isinstance(cluster, EmbeddedCluster):
-        return True
-    dashboard = cluster.deferred_dashboard
-    return dashboard.ready.wait(timeout_s) and dashboard.error is None
 
 
 def dashboard_link(client: Client) -> str | None:
