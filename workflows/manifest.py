@@ -2,7 +2,7 @@
 
 The manifest is an append-only NDJSON journal, ``<work-dir>/zeekflow-manifest.ndjson``. Its first line is the
 run's identity (every input's path, size and mtime, and the options that shape the output); each following line
-records one finished partition: its byte range, its counts and the sha256 of both of its shards. The client
+records one finished partition: its byte range, its counts and the checksum of both of its shards (``workfiles.ShardDigest``). The client
 appends and flushes a line as each ShardInfo arrives, so a client killed at any moment leaves at worst one torn
 last line, which is ignored. A shard is reused only if its range matches the new plan and its bytes still hash
 to the recorded checksum; anything else is recomputed.
@@ -24,7 +24,7 @@ from .errors import UsageError
 from .plan import InputFile, Partition
 from .records import ShardInfo, TaskSpec
 from .schema import Column
-from .workfiles import MANIFEST_NAME, file_sha256, rejects_shard_name, shard_name
+from .workfiles import MANIFEST_NAME, file_checksum, rejects_shard_name, shard_name
 
 FORMAT_VERSION = 1
 # TaskSpec fields that do not shape the output bytes (where shards go, how much is read at a time).
@@ -107,8 +107,8 @@ def _shard_intact(work_dir: str, info: ShardInfo, output_format: str = "csv") ->
     try:
         return (
             os.path.getsize(csv_path) == info.bytes_out
-            and file_sha256(csv_path) == info.checksum
-            and file_sha256(rejects_path) == info.rejects_checksum
+            and file_checksum(csv_path) == info.checksum
+            and file_checksum(rejects_path) == info.rejects_checksum
         )
     except OSError:
         return False
@@ -118,7 +118,7 @@ def _moved_part_intact(parts_dir: str, info: ShardInfo, work_dir: str) -> bool:
     """``--dataset``: the CSV part is in the work dir or already moved into the output's temp folder, and
     hashes as recorded; its rejects shard is in the work dir."""
     try:
-        rejects = file_sha256(os.path.join(work_dir, rejects_shard_name(info.index)))
+        rejects = file_checksum(os.path.join(work_dir, rejects_shard_name(info.index)))
     except OSError:
         return False
     return rejects == info.rejects_checksum and (_part_intact(work_dir, info, "csv")
@@ -129,7 +129,7 @@ def _part_intact(work_dir: str, info: ShardInfo, output_format: str) -> bool:
     """The output shard alone (its rejects shard was joined and deleted) is there and hashes as recorded."""
     path = os.path.join(work_dir, shard_name(info.index, output_format))
     try:
-        return os.path.getsize(path) == info.bytes_out and file_sha256(path) == info.checksum
+        return os.path.getsize(path) == info.bytes_out and file_checksum(path) == info.checksum
     except OSError:
         return False
 

@@ -37,7 +37,7 @@ from .errors import UsageError
 from .normalize import to_microseconds
 from .render import BlockConverter, BlockResult
 from .schema import Column, Kind
-from .workfiles import file_sha256
+from .workfiles import file_checksum
 
 PARQUET_COMPRESSION = "zstd"
 
@@ -444,7 +444,7 @@ class ParquetShardWriter:
 
     def close(self) -> int:
         self.writer.close()
-        self._checksum = file_sha256(self.path)
+        self._checksum = file_checksum(self.path)
         return os.path.getsize(self.path)
 
     def checksum(self) -> str:

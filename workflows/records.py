@@ -43,7 +43,7 @@ class ShardInfo:
     bytes_in: int
     bytes_out: int
     dropped_fields: dict[str, int] = field(default_factory=dict)
-    # sha256 of each shard as written, so --resume can tell a finished shard from a torn or corrupt one.
+    # The checksum of each shard as written (workfiles.ShardDigest), so --resume can tell a finished shard from a torn or corrupt one.
     checksum: str = ""
     rejects_checksum: str = ""
     # How long the task ran on its worker: summed over a run, the workers' busy time (Summary.task_seconds).

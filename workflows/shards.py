@@ -5,7 +5,6 @@ Kept apart from task.py so the task stays "read range, convert, write, report" w
 
 from __future__ import annotations
 
-import hashlib
 from typing import Protocol
 
 from .errors import display_name
@@ -13,6 +12,7 @@ from .normalize import column_transforms
 from .plan import Partition, stat_input
 from .render import BlockConverter, BlockResult, csv_header
 from .tsv import TsvBlockConverter, header_before
+from .workfiles import ShardDigest
 
 
 class Converter(Protocol):
@@ -33,7 +33,7 @@ class CsvShardWriter:
 
     def __init__(self, path: str, header: bytes = b"") -> None:
         self.file = open(path, "wb")
-        self.digest = hashlib.sha256()
+        self.digest = ShardDigest()
         self.header = header
         self.file.write(header)
         self.digest.update(header)

@@ -6,7 +6,6 @@ never leave a torn shard under the name the concatenation reads.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import Counter
@@ -17,7 +16,7 @@ from .plan import DEFAULT_BLOCK_SIZE, Partition, check_unchanged, iter_range_blo
 from .records import ShardInfo, TaskSpec
 from .render import RejectCollector
 from .shards import open_shard
-from .workfiles import rejects_shard_name, shard_name, temporary_suffix
+from .workfiles import ShardDigest, rejects_shard_name, shard_name, temporary_suffix
 
 # Keys of the convert tasks start with this prefix, so they are easy to find in the dashboard's task stream.
 TASK_PREFIX = "zeekflow-convert"
@@ -47,7 +46,7 @@ def convert_partition(partition: Partition, spec: TaskSpec) -> ShardInfo:
     suffix = temporary_suffix()
     lines = rows = rejected = blank = bytes_in = bytes_out = 0
     dropped: Counter = Counter()
-    rejects_digest = hashlib.sha256()
+    rejects_digest = ShardDigest()
     try:
         converter, shard = open_shard(spec, partition, csv_path + suffix)
         with open(rejects_path + suffix, "wb") as rejects_file:

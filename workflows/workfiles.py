@@ -6,9 +6,15 @@ them, and the ownership checks of ``workdir.py`` tell them from a user's own fil
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
+
+try:
+    # ISA-L's CRC-32 folds 64 bytes a step: ~40 GB/s here, against zlib's 4.5 and SHA-256's 1.6 (a
+    # 5M-line run spent 7 % of its CPU hashing its shards with SHA-256). The same CRC-32 as zlib's.
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - isal is a dependency; zlib gives the same values, slower
+    from zlib import crc32 as _crc32
 
 # The run's journal (manifest.py).
 MANIFEST_NAME = "zeekflow-manifest.ndjson"
@@ -32,8 +38,23 @@ def rejects_shard_name(index: int) -> str:
     return f"part-{index:06d}.rejects.ndjson"
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
+class ShardDigest:
+    """The checksum of a shard as it is written, for ``--resume`` to tell a finished shard from a torn or
+    corrupt one (accidents, not tampering: a CRC-32 with its length, which the manifest keeps beside it)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes) -> None:
+        self.value = _crc32(data, self.value)
+
+    def hexdigest(self) -> str:
+        return f"crc32:{self.value:08x}"
+
+
+def file_checksum(path: str) -> str:
+    """The ShardDigest of a whole file."""
+    digest = ShardDigest()
     with open(path, "rb") as f:
         while chunk := f.read(2**20):
             digest.update(chunk)
