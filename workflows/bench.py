@@ -437,6 +437,9 @@ def run_engine_once(engine: str, capture: str, config: BenchConfig, check_rows: 
     output = os.path.join(config.data_dir, f"out-{engine}.csv")
     argv = engine_argv(engine, capture, output, config, dataset)
     summary = output + ".summary.json"
+    # Every run starts with nothing of an earlier one left to write back: a peer that does not fsync its
+    # output (DuckDB, chDB) would otherwise leave the disk busy with it during the next engine's run.
+    os.sync()
     try:
         wall, usage = measure(argv)
         rows = count_rows(output) if check_rows and engine != "read" else -1
