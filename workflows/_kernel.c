@@ -980,10 +980,27 @@ static inline int is_marker(const unsigned char *a, const unsigned char *b, cons
     return (size_t)(b - a) == marker->len && !memcmp(a, marker->data, marker->len);
 }
 
+/* The next separator from p on (before b), or NULL. Fields are short: a one-byte separator (Zeek's tab) is
+ * looked for inline, cheaper than a call per field. */
+static inline const unsigned char *next_separator(const unsigned char *p, const unsigned char *b, const Buf *sep) {
+    if (sep->len != 1) return memmem(p, (size_t)(b - p), sep->data, sep->len);
+    unsigned char c = (unsigned char)sep->data[0];
+    while (p < b && *p != c) p++;
+    return p < b ? p : NULL;
+}
+
 /* A TSV text field as Zeek's JSON writer shows it, as the reference does: \xNN and \\ escapes decoded,
  * then valid UTF-8 kept, other bytes and control characters but \b \t \n \f \r written \xNN. */
 static Status tsv_text(const unsigned char *a, const unsigned char *b, Buf *out, int *special) {
     static const char hex[] = "0123456789abcdef";
+    /* The common case in one pass: printable ASCII and no backslash, which is its own text. */
+    const unsigned char *q = a;
+    int quoted = 0;
+    for (; q < b && (string_class[*q] || *q == '"'); q++) quoted |= string_class[*q] == 2 || *q == '"';
+    if (q == b) {
+        if (quoted) *special = 1;
+        return buf_put(out, (const char *)a, (size_t)(b - a)) ? NOMEM : OK;
+    }
     unsigned char small[256];
     unsigned char *bytes = small;
     size_t n = 0;
@@ -1054,7 +1071,7 @@ static Status tsv_field(Scan *s, const TsvPlan *plan, Py_ssize_t i, const unsign
             const Buf *sep = &plan->set_separator;
             const unsigned char *e = a;
             for (int first = 1; st == OK; first = 0) {
-                const unsigned char *next = sep->len ? memmem(e, (size_t)(b - e), sep->data, sep->len) : NULL;
+                const unsigned char *next = sep->len ? next_separator(e, b, sep) : NULL;
                 const unsigned char *end = next ? next : b;
                 if (!first) {
                     special = 1;
@@ -1087,7 +1104,7 @@ static Status tsv_line(Scan *s, const TsvPlan *plan, const unsigned char *a, con
     const Buf *sep = &plan->separator;
     const unsigned char *field = a;
     for (Py_ssize_t i = 0; i < plan->nfields; i++) {
-        const unsigned char *next = memmem(field, (size_t)(b - field), sep->data, sep->len);
+        const unsigned char *next = next_separator(field, b, sep);
         if ((next == NULL) != (i == plan->nfields - 1)) return DECLINE;  /* another number of fields */
         const unsigned char *end = next ? next : b;
         Status st = tsv_field(s, plan, i, field, end);

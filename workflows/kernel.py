@@ -24,6 +24,7 @@ from .schema import Column, Kind
 # A block where more of its lines are declined than this is converted by the reference whole: per-line
 # splicing would cost more than it saves.
 MAX_DECLINED_SHARE = 8
+_HASH = ord("#")
 _KIND_CODES = {Kind.NUMBER: "n", Kind.TIME: "t", Kind.BOOL: "b", Kind.STRING: "s"}
 
 
@@ -141,6 +142,15 @@ class NativeTsvBlocks:
 
     def convert(self, block: bytes, base_offset: int, reference: Callable[[bytes, int], object]):
         return _splice(_native.convert_tsv(self._plan, block), block, base_offset, reference)
+
+    def convert_data(self, block: bytes, base_offset: int, reference: Callable[[bytes, int], object]):
+        """As ``convert`` for a block that may hold header lines (``#...``, which the kernel declines):
+        ``(holds_header, result)``; when it holds one, nothing is converted (the lines after it are under
+        another header), and the caller splits the block at its header lines."""
+        scanned = _native.convert_tsv(self._plan, block)
+        if any(block[start] == _HASH for _, start, _, _ in scanned[1]):
+            return True, None
+        return False, _splice(scanned, block, base_offset, reference)
 
 
 def native_tsv_blocks(columns: Sequence[Column], fields: Sequence[Column], separator: bytes, set_separator: bytes,
