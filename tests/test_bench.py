@@ -275,3 +275,22 @@ def test_a_command_a_worker_forks_is_not_counted_as_a_worker(tmp_path: Path) -> 
     script.write_text(WORKER_THAT_FORKS)
     _, usage = bench.measure([sys.executable, str(script)])
     assert len(usage.child_peak_rss) == 1
+
+
+def test_the_fixed_costs_script_reports_every_part_of_a_run(tmp_path: Path) -> None:
+    # benchmarks/fixed_costs.py: each part of a small run in a fresh interpreter, and nothing left behind.
+    capture = tmp_path / "conn.ndjson"
+    generate_capture(str(capture), 2_000, seed=3, processes=1)
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fixed_costs.py"
+    done = subprocess.run([sys.executable, str(script), str(capture), "--reps", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| part")}
+    parts = ["start", "imports", "planning, cluster, client", "tail join, fsync", "shutdown"]
+    assert list(rows) == parts + ["conversion", "**fixed costs in all**"]
+    each = {part: [float(v) for v in cells[1].split(",")] for part, cells in rows.items() if part in parts}
+    assert all(len(values) == 2 and min(values) >= 0 for values in each.values())
+    totals = [float(v) for v in rows["**fixed costs in all**"][1].split(",")]
+    assert totals == pytest.approx([sum(each[p][i] for p in parts) for i in range(2)], abs=0.003)
+    assert sorted(os.listdir(tmp_path)) == ["conn.ndjson"]
