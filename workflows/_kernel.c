@@ -699,9 +699,9 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
 /* A number of a count, port, int, interval, double or time column at s->p, checked against the column's rule
  * and written as the reference writes it. as_float: the value is a float whatever its text (TSV's float()). */
 static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
-    if (col->kind == K_UNSIGNED && !as_float) {
+    if (col->kind == K_UNSIGNED) {
         /* The common case in one pass: up to 19 digits (no overflow), no sign, no leading zero, ending
-         * where a number ends; anything else takes the general way below. */
+         * where a number ends (a TSV field's end is s->end); anything else takes the general way below. */
         const unsigned char *p = s->p, *q = p, *end = s->end;
         uint64_t v = 0;
         if (q < end && *q >= '1' && *q <= '9')
@@ -985,6 +985,12 @@ static inline int is_marker(const unsigned char *a, const unsigned char *b, cons
 static inline const unsigned char *next_separator(const unsigned char *p, const unsigned char *b, const Buf *sep) {
     if (sep->len != 1) return memmem(p, (size_t)(b - p), sep->data, sep->len);
     unsigned char c = (unsigned char)sep->data[0];
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, pattern = ones * c;
+    for (uint64_t x; b - p >= 8; p += 8) {  /* eight bytes at a time, until a word holds the separator */
+        memcpy(&x, p, 8);
+        x ^= pattern;
+        if ((x - ones) & ~x & highs) break;
+    }
     while (p < b && *p != c) p++;
     return p < b ? p : NULL;
 }
@@ -996,6 +1002,10 @@ static Status tsv_text(const unsigned char *a, const unsigned char *b, Buf *out,
     /* The common case in one pass: printable ASCII and no backslash, which is its own text. */
     const unsigned char *q = a;
     int quoted = 0;
+    for (uint64_t x; b - q >= 8; q += 8) {  /* eight plain bytes at a time (see word_needs_attention) */
+        memcpy(&x, q, 8);
+        if (word_needs_attention(x)) break;
+    }
     for (; q < b && (string_class[*q] || *q == '"'); q++) quoted |= string_class[*q] == 2 || *q == '"';
     if (q == b) {
         if (quoted) *special = 1;

@@ -169,8 +169,9 @@ def _whole_line_blocks(f, block_size: int, position: int, remaining: int | None)
         if cut == 0:
             carry.append(chunk)
             continue
-        head = chunk[:cut] if cut < len(chunk) else chunk
-        data = b"".join([*carry, head]) if carry else head
+        # One copy of the block's bytes at most: a memoryview's slice is no copy, the join is the one.
+        whole = chunk if cut == len(chunk) else memoryview(chunk)[:cut]
+        data = b"".join([*carry, whole]) if carry else bytes(whole)
         carry = [chunk[cut:]] if cut < len(chunk) else []
         yield position, data
         position += len(data)
