@@ -99,6 +99,8 @@ def test_binary_fractions_written_in_full_are_written_as_repr_writes_them(k: int
     "0.00001", "1234567890123456.0", "12345678901234567.0", "123456789012345678", "18446744073709551615",
     "18446744073709551616", "-9223372036854775808", "-9223372036854775809", "1e400", "1e-400", "1.5e300",
     "9999999999.999999", "0.30000000000000004", "100000000000000000000000", "4.35e-05",
+    "0.07645797729492188", "0.07645797729492187", "2.6883468627929688", "2.6883468627929687",
+    "0.000025987625122070312", "0.000025987625122070314", "1700000000.7901509",
 ])
 def test_numbers_at_the_edges(text: str) -> None:
     for key in ("duration", "ts", "n", "i", "id.orig_p"):
@@ -107,6 +109,15 @@ def test_numbers_at_the_edges(text: str) -> None:
 
 def test_common_numbers_are_settled_by_the_kernel_itself() -> None:
     block = b'{"ts":1591367999.305988,"duration":0.000025987625122070313,"n":18446744073709551615,"i":-5}\n' * 4
+    assert settled(block) == 4
+    compare(block)
+
+
+def test_binary_fractions_at_a_tie_and_grisus_last_digit_are_settled_exactly() -> None:
+    # 0.076457977294921875 written to 16 digits falls on a half: repr takes the even neighbour, whichever was
+    # written; Grisu's 17th digit (..313) is one off repr's (..312). Neither needs strtod's long way.
+    block = b"".join(f'{{"duration":{t}}}\n'.encode() for t in (
+        "0.07645797729492188", "0.07645797729492187", "0.000025987625122070313", "2.6883468627929687"))
     assert settled(block) == 4
     compare(block)
 

@@ -387,12 +387,28 @@ static double power_of_ten(long exponent) {
     return exponent < -310 || exponent > 309 ? pow(10.0, (double)exponent) : powers_of_ten[exponent + 310];
 }
 
+static inline uint64_t double_bits(double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, 8);
+    return bits;
+}
+
+static inline double bits_double(uint64_t bits) {
+    double x;
+    memcpy(&x, &bits, 8);
+    return x;
+}
+
 static int digits_are_shortest(const char *d, int nd, long decpt) {
     double lead = 0;
     for (int i = 0; i < 3; i++) lead = lead * 10 + (i < nd ? d[i] - '0' : 0);
-    int e;
-    frexp((lead + 1) * power_of_ten(decpt - 3), &e);
-    return power_of_ten(decpt - nd) > ldexp(1.0, e - 53) * 1.000001;
+    double bound = (lead + 1) * power_of_ten(decpt - 3);
+    if (!isnormal(bound)) return 0;
+    /* 2**(e - 53) with 2**(e - 1) <= bound < 2**e: bound's own exponent field, less 52 (frexp and ldexp as
+     * bit operations: this runs for most 16- and 17-digit numbers). */
+    int field = (int)((double_bits(bound) >> 52) & 0x7ff) - 52;
+    double ulp = field >= 1 ? bits_double((uint64_t)field << 52) : ldexp(1.0, field - 1023);
+    return power_of_ten(decpt - nd) > ulp * 1.000001;
 }
 
 /* A float as repr writes it. When the number's own digits are certainly the shortest round trip (up to 15
@@ -432,10 +448,9 @@ static int compare_binary_decimal(uint64_t a, int e, uint64_t b, int k) {
 
 /* A positive normal double as mantissa x 2**exponent, the mantissa of 53 bits. */
 static void binary_parts(double value, uint64_t *mantissa, int *exponent) {
-    int e2;
-    double m = frexp(value, &e2);
-    *mantissa = (uint64_t)ldexp(m, 53);
-    *exponent = e2 - 53;
+    uint64_t bits = double_bits(value);
+    *mantissa = (bits & ((1ULL << 52) - 1)) | 1ULL << 52;
+    *exponent = (int)((bits >> 52) & 0x7ff) - 1075;
 }
 
 /* Compare a positive double with q x 10**k exactly (as compare_binary_decimal). */
@@ -462,8 +477,9 @@ static int reads_back(uint64_t mantissa, int exponent, uint64_t q, int k) {
 
 /* Whether the digits D (nd of them, 16 or 17) of 0.D x 10**decpt are repr's digits for the double they read
  * as, decided exactly without strtod: no decimal of fewer digits reads back as that double, and neither
- * neighbour of D of as many digits is nearer to it. 0 when it cannot tell (the caller then asks strtod). */
-static int digits_are_repr(const char *d, int nd, long decpt) {
+ * neighbour of D of as many digits is nearer to it: 1. With `nearest` (nd chars), 2 when that nearer
+ * neighbour is repr's digits instead, written there. 0 when it cannot tell (the caller then asks strtod). */
+static int digits_are_repr(const char *d, int nd, long decpt, char *nearest) {
     uint64_t q = 0;
     for (int i = 0; i < nd; i++) q = q * 10 + (uint64_t)(d[i] - '0');
     int k = (int)(decpt - nd);
@@ -474,7 +490,8 @@ static int digits_are_repr(const char *d, int nd, long decpt) {
     double x = (double)ldexpl(v, k);
     uint64_t mantissa = 0;
     int exponent = 0, found = 0;
-    double candidates[3] = {x, nextafter(x, INFINITY), nextafter(x, 0.0)};
+    /* x and its neighbours above and below (x is positive: its bits count up with it). */
+    double candidates[3] = {x, bits_double(double_bits(x) + 1), bits_double(double_bits(x) - 1)};
     for (int i = 0; i < 3 && !found; i++) {
         if (!isnormal(candidates[i])) return 0;
         binary_parts(candidates[i], &mantissa, &exponent);
@@ -492,7 +509,27 @@ static int digits_are_repr(const char *d, int nd, long decpt) {
     /* The nearest of nd digits: the double lies within half a unit of D. */
     int above = compare_binary_decimal(mantissa, exponent, 10 * q + 5, k - 1);
     int below = compare_binary_decimal(mantissa, exponent, 10 * q - 5, k - 1);
-    return above == -1 && below == 1;
+    if (above == 2 || below == 2) return 0;
+    if (above == -1 && below == 1) return 1;
+    /* Otherwise repr's digits are a neighbour's, or D at a tie, away from a power of two (there the doubles
+     * below are spaced half as wide, and the nearest decimal need not be the one that reads back):
+     * - exactly half way between D and a neighbour (a binary fraction written to one digit less than its own,
+     *   0.07645797729492188 for 0.076457977294921875): repr takes the even one, D when it is;
+     * - a neighbour nearer than D (Grisu's last digit: Zeek's 0.000025987625122070313 for repr's
+     *   2.5987625122070312e-05): the nearest reads back too, and is repr's digits. */
+    if (mantissa == 1ULL << 52) return 0;
+    int tie = above == 0 || below == 0;
+    if (tie && (d[nd - 1] - '0') % 2 == 0) return 1;
+    if (!nearest) return 0;
+    uint64_t r = above >= 0 ? q + 1 : q - 1;
+    if (r / 10 != q / 10) return 0;  /* a carry or a borrow: the long way */
+    if (!tie && (compare_binary_decimal(mantissa, exponent, 10 * r + 5, k - 1) != -1
+                 || compare_binary_decimal(mantissa, exponent, 10 * r - 5, k - 1) != 1))
+        return 0;
+    if (reads_back(mantissa, exponent, r, k) != 1) return 0;
+    memcpy(nearest, d, (size_t)nd);
+    nearest[nd - 1] = (char)('0' + r % 10);
+    return 2;
 }
 
 /* Whether a number written in fixed notation, without an exponent, is already its repr: no trailing zero
@@ -517,7 +554,7 @@ static int text_is_repr(const Number *n) {
         if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
         d[i++] = (char)digits[j];
     }
-    return digits_are_shortest(d, (int)nd, decpt) || digits_are_repr(d, (int)nd, decpt);
+    return digits_are_shortest(d, (int)nd, decpt) || digits_are_repr(d, (int)nd, decpt, NULL) == 1;
 }
 
 static Status put_float(Scan *s, Buf *b, const Number *n) {
@@ -530,8 +567,10 @@ static Status put_float(Scan *s, Buf *b, const Number *n) {
         return buf_put(b, n->negative ? "-0.0" : "0.0", n->negative ? 4 : 3) ? NOMEM : OK;
     }
     if (decpt <= -300 || decpt >= 300) return DECLINE;  /* near the limits of a double */
-    if (nd <= 15 || (nd <= 17 && (digits_are_shortest(d, nd, decpt) || digits_are_repr(d, nd, decpt))))
-        return put_repr(b, n->negative, d, nd, (int)decpt) ? NOMEM : OK;
+    char nearest[17];
+    int repr = nd <= 15 || (nd <= 17 && digits_are_shortest(d, nd, decpt)) ? 1
+             : nd <= 17 ? digits_are_repr(d, nd, decpt, nearest) : 0;
+    if (repr) return put_repr(b, n->negative, repr == 2 ? nearest : d, nd, (int)decpt) ? NOMEM : OK;
     if (!s->long_numbers) return DECLINE;
     char text[MAX_NUMBER_TEXT + 1];
     memcpy(text, n->text, (size_t)n->text_len);
