@@ -312,14 +312,14 @@ class TsvBlockConverter:
             return BlockResult()
         if self.renderer.kernel != "native" or (self.names_line and base_offset == 0):
             return self._convert_python(block, base_offset)
-        native = None if block.startswith(b"#") else self._native_for(self.header)
+        starts = [0] if block.startswith(b"#") else []
+        native = None if starts else self._native_for(self.header)
         if native is not None:  # most blocks hold data lines only: the kernel tells, in its one pass
             holds_header, result = native.convert_data(block, base_offset, self._convert_python)
             if not holds_header:
                 return result if result is not None else self._convert_python(block, base_offset)
         # Header lines take the Python path, which keeps the header in force; the runs of data lines between
         # them go to the native kernel, which declines to the Python path every line it is not certain of.
-        starts = [0] if block.startswith(b"#") else []
         at = block.find(b"\n#")
         while at >= 0:
             starts.append(at + 1)
