@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 
 import pytest
@@ -119,6 +120,20 @@ def test_binary_fractions_at_a_tie_and_grisus_last_digit_are_settled_exactly() -
     block = b"".join(f'{{"duration":{t}}}\n'.encode() for t in (
         "0.07645797729492188", "0.07645797729492187", "0.000025987625122070313", "2.6883468627929687"))
     assert settled(block) == 4
+    compare(block)
+
+
+@given(st.floats(1e-7, 1e10).filter(lambda v: math.frexp(v)[0] != 0.5))
+@settings(max_examples=500, deadline=None)
+def test_seventeen_significant_digits_are_settled_exactly_by_the_kernel_itself(value: float) -> None:
+    # Zeek's JSON writer prints up to 17 significant digits in fixed notation (0.000025987625122070313); repr's
+    # shortest digits are found from them with integer arithmetic alone, whatever the notation.
+    from decimal import Decimal
+
+    seventeen = f"{value:.17g}"
+    texts = {seventeen, format(Decimal(seventeen), "f"), f"{value:.16e}", repr(value)}
+    block = b"".join(f'{{"duration":{t}}}\n'.encode() for t in sorted(texts))
+    assert settled(block) == len(texts)
     compare(block)
 
 

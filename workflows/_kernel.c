@@ -475,13 +475,19 @@ static int reads_back(uint64_t mantissa, int exponent, uint64_t q, int k) {
     return (low < 0 || (low == 0 && even)) && (high > 0 || (high == 0 && even));
 }
 
+/* The integer that nd decimal digits (at most 19) spell. */
+static uint64_t digits_value(const char *d, int nd) {
+    uint64_t q = 0;
+    for (int i = 0; i < nd; i++) q = q * 10 + (uint64_t)(d[i] - '0');
+    return q;
+}
+
 /* Whether the digits D (nd of them, 16 or 17) of 0.D x 10**decpt are repr's digits for the double they read
  * as, decided exactly without strtod: no decimal of fewer digits reads back as that double, and neither
  * neighbour of D of as many digits is nearer to it: 1. With `nearest` (nd chars), 2 when that nearer
  * neighbour is repr's digits instead, written there. 0 when it cannot tell (the caller then asks strtod). */
 static int digits_are_repr(const char *d, int nd, long decpt, char *nearest) {
-    uint64_t q = 0;
-    for (int i = 0; i < nd; i++) q = q * 10 + (uint64_t)(d[i] - '0');
+    uint64_t q = digits_value(d, nd);
     int k = (int)(decpt - nd);
     if (k < -26 || k > 26) return 0;
     /* The double D reads as: long double arithmetic gives it or a neighbour, checked exactly. */
@@ -532,6 +538,93 @@ static int digits_are_repr(const char *d, int nd, long decpt, char *nearest) {
     return 2;
 }
 
+/* 10**n as long doubles, n = 0..27: exact (5**27 < 2**64 fits the 64-bit significand). */
+static long double long_powers_of_ten[28];
+
+/* The decimal digits of c (below 10**19) into d; their count. */
+static int put_digits(uint64_t c, char *d) {
+    char tmp[20];
+    int n = 0;
+    do { tmp[n++] = (char)('0' + c % 10); c /= 10; } while (c);
+    for (int i = 0; i < n; i++) d[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* repr's digits of the double that D reads as, D = 0.d x 10**decpt with nd significant digits (at most 17,
+ * the last of scale 10**k, -27 <= k < 0), exactly and without strtod. With that double x = m x 2**e and
+ * y = x / 10**k, the decimals of scale 10**k that read back as x are the integers lo..hi between the
+ * midpoints to x's neighbours (y -+ half a unit of x, a midpoint itself belonging to the even m): exact in
+ * 128 bits, as multiples of 2**-sh. repr's digits are the shortest of them, and of those the nearest to x.
+ * Writes them to `out` and sets *out_decpt; returns their count, or 0 when it cannot tell (x a power of
+ * two, whose gap below is narrower; a tie; the limits): the caller then takes the long way. */
+static int shortest_digits(const char *d, int nd, long decpt, char *out, long *out_decpt) {
+    int k = (int)(decpt - nd), n = -k;
+    uint64_t q = digits_value(d, nd);
+    if (nd > 17 || n < 1 || n > 27 || !q) return 0;
+    /* One rounding in long double, one more to double: x or a neighbour of it, settled below. */
+    double x = (double)((long double)q / long_powers_of_ten[n]);
+    uint64_t five = powers_of_five[n], m = 0, lo = 0, hi = 0;
+    unsigned __int128 mid = 0, mask = 0;
+    int sh = 0;
+    for (int attempt = 0;; attempt++) {
+        if (!isnormal(x) || attempt > 2) return 0;
+        int e;
+        binary_parts(x, &m, &e);
+        if (m == 1ULL << 52) return 0;
+        sh = 2 - (e + n);  /* y = 4 m 5**n x 2**-sh */
+        if (sh <= 0 || sh >= 120) return 0;
+        mid = (unsigned __int128)(4 * m) * five;
+        mask = ((unsigned __int128)1 << sh) - 1;
+        unsigned __int128 gap = (unsigned __int128)(2 * five), low = mid - gap, high = mid + gap;
+        if ((high >> sh) >> 63) return 0;
+        int odd = (int)(m & 1);
+        lo = (uint64_t)(low >> sh) + ((low & mask) != 0 || odd);  /* ceil; an exact midpoint only for even m */
+        hi = (uint64_t)(high >> sh) - ((high & mask) == 0 && odd);
+        if (q < lo) x = bits_double(double_bits(x) - 1);
+        else if (q > hi) x = bits_double(double_bits(x) + 1);
+        else break;
+    }
+    /* The shortest: the most trailing zeros j that a decimal of lo..hi can have. */
+    int j = 0;
+    uint64_t first = lo, last = hi, unit = 1;
+    while (j < nd - 1) {
+        uint64_t f = first / 10 + (first % 10 != 0), l = last / 10;
+        if (f > l) break;
+        first = f; last = l; unit *= 10; j++;
+    }
+    /* The nearest to y of those: y / 10**j rounded, a tie left to the long way. */
+    uint64_t whole = (uint64_t)(mid >> sh), c = whole / unit, rest = whole % unit;
+    unsigned __int128 fraction = mid & mask;
+    if (j == 0) {
+        unsigned __int128 half = (unsigned __int128)1 << (sh - 1);
+        if (fraction == half) return 0;
+        c += fraction > half;
+    } else {
+        uint64_t half = unit / 2;
+        if (rest == half && !fraction) return 0;
+        c += rest > half || (rest == half && fraction);
+    }
+    if (c < first || c > last) return 0;
+    /* c is D's first nd - j digits, or one more or less than them: the digits of D, the last ones moved. */
+    int len = nd - j;
+    uint64_t prefix = q / unit;
+    memcpy(out, d, (size_t)len);
+    if (c == prefix + 1) {
+        int i = len - 1;
+        while (i >= 0 && out[i] == '9') out[i--] = '0';
+        if (i < 0) len = put_digits(c, out);
+        else out[i]++;
+    } else if (c + 1 == prefix && out[len - 1] != '0') {
+        out[len - 1]--;
+    } else if (c != prefix) {
+        len = put_digits(c, out);
+    }
+    if (len != nd - j) return 0;  /* a carry into a new digit: the long way */
+    while (len > 1 && out[len - 1] == '0') len--;
+    *out_decpt = decpt;
+    return len;
+}
+
 /* Whether a number written in fixed notation, without an exponent, is already its repr: no trailing zero
  * in its fraction, a point repr writes in fixed notation too (-4 < decpt <= 16), and digits that are the
  * shortest round trip. Zeek's times (1591367999.305988) and most of its intervals are. */
@@ -554,7 +647,12 @@ static int text_is_repr(const Number *n) {
         if (digits + j == n->int_digits + n->n_int) continue;  /* the '.' */
         d[i++] = (char)digits[j];
     }
-    return digits_are_shortest(d, (int)nd, decpt) || digits_are_repr(d, (int)nd, decpt, NULL) == 1;
+    if (digits_are_shortest(d, (int)nd, decpt)) return 1;
+    char r[20];
+    long rpt;
+    int nr = shortest_digits(d, (int)nd, decpt, r, &rpt);
+    if (nr) return nr == nd && !memcmp(r, d, (size_t)nd);
+    return digits_are_repr(d, (int)nd, decpt, NULL) == 1;
 }
 
 static Status put_float(Scan *s, Buf *b, const Number *n) {
@@ -567,9 +665,16 @@ static Status put_float(Scan *s, Buf *b, const Number *n) {
         return buf_put(b, n->negative ? "-0.0" : "0.0", n->negative ? 4 : 3) ? NOMEM : OK;
     }
     if (decpt <= -300 || decpt >= 300) return DECLINE;  /* near the limits of a double */
+    if (nd <= 15 || (nd <= 17 && digits_are_shortest(d, nd, decpt)))
+        return put_repr(b, n->negative, d, nd, (int)decpt) ? NOMEM : OK;
+    if (nd <= 17) {
+        char r[20];
+        long rpt;
+        int nr = shortest_digits(d, nd, decpt, r, &rpt);
+        if (nr) return put_repr(b, n->negative, r, nr, (int)rpt) ? NOMEM : OK;
+    }
     char nearest[17];
-    int repr = nd <= 15 || (nd <= 17 && digits_are_shortest(d, nd, decpt)) ? 1
-             : nd <= 17 ? digits_are_repr(d, nd, decpt, nearest) : 0;
+    int repr = nd <= 17 ? digits_are_repr(d, nd, decpt, nearest) : 0;
     if (repr) return put_repr(b, n->negative, repr == 2 ? nearest : d, nd, (int)decpt) ? NOMEM : OK;
     if (!s->long_numbers) return DECLINE;
     char text[MAX_NUMBER_TEXT + 1];
@@ -1493,6 +1598,8 @@ static struct PyModuleDef kernel_module = {
 
 PyMODINIT_FUNC PyInit__kernel(void) {
     for (int i = 0; i < 620; i++) powers_of_ten[i] = pow(10.0, (double)(i - 310));
+    long_powers_of_ten[0] = 1;
+    for (int i = 1; i < 28; i++) long_powers_of_ten[i] = long_powers_of_ten[i - 1] * 10;
     init_classes();
     return PyModule_Create(&kernel_module);
 }
