@@ -118,6 +118,7 @@ typedef struct {
 typedef struct {
     const Plan *plan;
     const unsigned char *p, *end;   /* the line being scanned */
+    const unsigned char *limit;      /* the block's end: bytes up to it may be read ahead, eight at a time */
     Buf scratch;                     /* the line's cell texts, when its row is not written in order */
     size_t *cell_start, *cell_len;   /* per column, into scratch; len 0 = empty */
     Buf *direct;                     /* the output, while the line's cells arrive in column order; else NULL */
@@ -843,6 +844,34 @@ static Status scalar_value(Scan *s, const Column *col, Buf *out, int *special) {
 /* A number of a count, port, int, interval, double or time column at s->p, checked against the column's rule
  * and written as the reference writes it. as_float: the value is a float whatever its text (TSV's float()). */
 static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
+    if (col->kind == K_UNSIGNED && s->limit - s->p >= 8) {
+        /* Most counts and ports: up to seven digits, found eight bytes at a time (a byte is a digit when its
+         * xor with '0' is below 10), that fit the column whatever they are. */
+        static const uint64_t widest[8] = {0, 9, 99, 999, 9999, 99999, 999999, 9999999};
+        const unsigned char *p = s->p;
+        uint64_t x, digit_bits;
+        memcpy(&x, p, 8);
+        digit_bits = x ^ 0x3030303030303030ULL;
+        uint64_t other = (((digit_bits & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | digit_bits)
+                         & 0x8080808080808080ULL;
+        Py_ssize_t n = other ? __builtin_ctzll(other) >> 3 : 8;
+        if (n > s->end - p) n = s->end - p;
+        const unsigned char *q = p + n;
+        int fits = col->high >= widest[n];
+        if (!fits && n >= 1 && n <= 7) {  /* a port of five digits: its value decides */
+            uint64_t v = 0;
+            for (Py_ssize_t i = 0; i < n; i++) v = v * 10 + (uint64_t)(p[i] - '0');
+            fits = v <= col->high;
+        }
+        if (fits && n >= 1 && n <= 7 && (*p != '0' || n == 1)
+            && (q == s->end || *q == ',' || *q == '}' || *q == ']' || *q == ' ')) {
+            if (buf_reserve(out, 8)) return NOMEM;
+            memcpy(out->data + out->len, p, 8);
+            out->len += (size_t)n;
+            s->p = q;
+            return OK;
+        }
+    }
     if (col->kind == K_UNSIGNED) {
         /* The common case in one pass: up to 19 digits (no overflow), no sign, no leading zero, ending
          * where a number ends (a TSV field's end is s->end); anything else takes the general way below. */
@@ -919,7 +948,10 @@ static inline Status commas_up_to(Scan *s, Py_ssize_t column) {
     Py_ssize_t commas = column - (s->last_column < 0 ? 0 : s->last_column);
     Buf *out = s->direct;
     if (buf_reserve(out, (size_t)commas + 1)) return NOMEM;  /* + 1: room for the row's newline */
-    for (Py_ssize_t i = 0; i < commas; i++) out->data[out->len++] = ',';  /* mostly one: no memset call */
+    char *o = out->data + out->len;
+    if (LIKELY(commas == 1)) *o = ',';  /* mostly one: no memset call */
+    else if (commas > 1) memset(o, ',', (size_t)commas);
+    out->len += (size_t)(commas > 0 ? commas : 0);
     return OK;
 }
 
@@ -1089,16 +1121,24 @@ static Status scan_line(Scan *s) {
         if (s->p >= s->end || *s->p != '"') return DECLINE;
         Py_ssize_t column;
         if ((st = read_key(s, hint, &column))) return st;
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != ':') return DECLINE;
-        s->p++;
-        skip_ws(s);
+        if (LIKELY(s->end - s->p >= 2 && s->p[0] == ':' && s->p[1] > ' ')) {  /* compact: "key":value */
+            s->p++;
+        } else {
+            skip_ws(s);
+            if (s->p >= s->end || *s->p != ':') return DECLINE;
+            s->p++;
+            skip_ws(s);
+        }
         if (column >= 0) {
             if ((st = column_value(s, &plan->cols[column], column))) return st;
             hint = column + 1;
         } else {
             if ((st = skip_value(s, 0))) return st;
             if ((st = note_dropped(s))) return st;
+        }
+        if (LIKELY(s->end - s->p >= 2 && s->p[0] == ',' && s->p[1] == '"')) {  /* compact: value,"key" */
+            s->p++;
+            continue;
         }
         skip_ws(s);
         if (s->p >= s->end) return DECLINE;
@@ -1130,10 +1170,11 @@ static inline const unsigned char *next_separator(const unsigned char *p, const 
     if (sep->len != 1) return memmem(p, (size_t)(b - p), sep->data, sep->len);
     unsigned char c = (unsigned char)sep->data[0];
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, pattern = ones * c;
-    for (uint64_t x; b - p >= 8; p += 8) {  /* eight bytes at a time, until a word holds the separator */
+    for (uint64_t x; b - p >= 8; p += 8) {  /* eight bytes at a time: the lowest flagged byte is the first */
         memcpy(&x, p, 8);
         x ^= pattern;
-        if ((x - ones) & ~x & highs) break;
+        uint64_t found = (x - ones) & ~x & highs;
+        if (found) return p + (__builtin_ctzll(found) >> 3);
     }
     while (p < b && *p != c) p++;
     return p < b ? p : NULL;
@@ -1141,15 +1182,33 @@ static inline const unsigned char *next_separator(const unsigned char *p, const 
 
 /* A TSV text field as Zeek's JSON writer shows it, as the reference does: \xNN and \\ escapes decoded,
  * then valid UTF-8 kept, other bytes and control characters but \b \t \n \f \r written \xNN. */
-static Status tsv_text(const unsigned char *a, const unsigned char *b, Buf *out, int *special) {
+/* The bytes of x that a TSV text field cannot copy as they are (a backslash, below 0x20, from 0x80), and
+ * those CSV quotes (',' '"'): flagged in their high bits. A flag can be wrong only above a right one. */
+static inline uint64_t tsv_escapes(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, bs = x ^ (ones * '\\');
+    return (((bs - ones) & ~bs) | ((x - ones * 0x20) & ~x) | x) & highs;
+}
+
+static inline uint64_t tsv_quotes(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t comma = x ^ (ones * ','), quote = x ^ (ones * '"');
+    return (((comma - ones) & ~comma) | ((quote - ones) & ~quote)) & highs;
+}
+
+static Status tsv_text(const unsigned char *a, const unsigned char *b, const unsigned char *limit, Buf *out,
+                       int *special) {
     static const char hex[] = "0123456789abcdef";
-    /* The common case in one pass: printable ASCII and no backslash, which is its own text. */
+    /* The common case in one pass: printable ASCII and no backslash, which is its own text; eight bytes at
+     * a time, the last word read on into the block (its bytes after the field masked off). */
     const unsigned char *q = a;
-    int quoted = 0;
-    for (uint64_t x; b - q >= 8; q += 8) {  /* eight plain bytes at a time (see word_needs_attention) */
+    uint64_t quoted = 0;
+    for (uint64_t x; q < b && limit - q >= 8; q += 8) {
         memcpy(&x, q, 8);
-        if (word_needs_attention(x)) break;
+        uint64_t keep = b - q >= 8 ? ~0ULL : (1ULL << (8 * (b - q))) - 1;
+        if (tsv_escapes(x) & keep) break;
+        quoted |= tsv_quotes(x) & keep;
     }
+    if (q > b) q = b;
     for (; q < b && (string_class[*q] || *q == '"'); q++) quoted |= string_class[*q] == 2 || *q == '"';
     if (q == b) {
         if (quoted) *special = 1;
@@ -1195,7 +1254,7 @@ static Status tsv_scalar(Scan *s, const Column *type, const unsigned char *a, co
                          int *special) {
     switch (type->kind) {
     case K_STRING:
-        return tsv_text(a, b, out, special);
+        return tsv_text(a, b, s->limit, out, special);
     case K_BOOL:
         if (b - a == 1 && *a == 'T') return buf_put(out, "true", 4) ? NOMEM : OK;
         if (b - a == 1 && *a == 'F') return buf_put(out, "false", 5) ? NOMEM : OK;
@@ -1374,6 +1433,7 @@ static PyObject *convert_block(const Plan *plan, const TsvPlan *tsv, Py_ssize_t 
     Status status = (s.cell_start && s.cell_len) ? OK : NOMEM;
 
     const unsigned char *data = view.buf, *block_end = data + view.len;
+    s.limit = block_end;
     Py_BEGIN_ALLOW_THREADS
     if (status == OK && buf_reserve(&out, (size_t)view.len + 4096)) status = NOMEM;
     const unsigned char *line = data;
