@@ -847,7 +847,7 @@ static Status number_value(Scan *s, const Column *col, Buf *out, int as_float) {
     if (col->kind == K_UNSIGNED && s->limit - s->p >= 8) {
         /* Most counts and ports: up to seven digits, found eight bytes at a time (a byte is a digit when its
          * xor with '0' is below 10), that fit the column whatever they are. */
-        static const uint64_t widest[8] = {0, 9, 99, 999, 9999, 99999, 999999, 9999999};
+        static const uint64_t widest[9] = {0, 9, 99, 999, 9999, 99999, 999999, 9999999, 99999999};
         const unsigned char *p = s->p;
         uint64_t x, digit_bits;
         memcpy(&x, p, 8);
