@@ -69,6 +69,21 @@ def test_a_join_with_a_missing_shard_cannot_finish_and_leaves_nothing(tmp_path) 
     assert list(tmp_path.iterdir()) == [part]
 
 
+def test_blocks_reserved_for_an_append_leave_the_file_as_it_was(tmp_path) -> None:
+    import os
+
+    from workflows.preallocate import reserve
+
+    path = tmp_path / "out.csv.tmp"
+    path.write_bytes(b"header\n")
+    with open(path, "r+b") as out:
+        reserved = reserve(out.fileno(), 7, 4 * 2**20)
+        after = os.fstat(out.fileno())
+    # The size, and so the join's offsets, stay; where the filesystem takes the call, the blocks are there.
+    assert after.st_size == 7 and path.read_bytes() == b"header\n"
+    assert (after.st_blocks * 512 >= 4 * 2**20) == reserved
+
+
 def _malloc_environ() -> tuple[str | None, str | None]:
     import os
 

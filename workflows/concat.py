@@ -12,13 +12,17 @@ import shutil
 from contextlib import contextmanager
 from typing import BinaryIO, Iterable, Iterator
 
+from .preallocate import reserve
+
 
 def _copy_into(source: str, out: BinaryIO) -> int:
-    """Append ``source`` to ``out``; in the kernel with ``copy_file_range`` where the OS has it."""
+    """Append ``source`` to ``out``; in the kernel with ``copy_file_range`` where the OS has it, into blocks
+    reserved for it first (see ``preallocate``)."""
     size = os.path.getsize(source)
     with open(source, "rb") as src:
         if hasattr(os, "copy_file_range"):
             out.flush()
+            reserve(out.fileno(), out.tell(), size)
             copied = 0
             try:
                 while copied < size:
